@@ -1,0 +1,156 @@
+"""The HTTP API: flask-smorest wiring, the problem-details error shape, blueprints."""
+
+from __future__ import annotations
+
+import http
+
+from flask import Flask, current_app, g, request, send_from_directory
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from scamshare import __version__, errors
+from scamshare.db import SAFE_METHODS
+from schemas.common import ProblemSchema
+
+API_PREFIX = "/api/v1"
+PROBLEM_MIMETYPE = "application/problem+json"
+
+
+class ScamShareApi(Api):
+    """flask-smorest's Api, speaking RFC 9457 problem details for every error."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        """Render every HTTP error, including request-validation failures, as a problem."""
+        return errors.from_http_exception(error)
+
+    def _register_responses(self):
+        """Document error responses as application/problem+json."""
+        for status in http.HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+def accepts(*mimetypes: str):
+    """Declare the request body types a view takes (JSON when a view declares none)."""
+
+    def decorator(view):
+        """Mark the view."""
+        view.accepts = mimetypes
+        return view
+
+    return decorator
+
+
+def _check_content_type() -> None:
+    """Refuse a request body whose type the view does not take, before anything parses it."""
+    if request.method in SAFE_METHODS or not (
+        request.content_length or request.headers.get("Transfer-Encoding")
+    ):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    allowed = getattr(view, "accepts", ("application/json",))
+    if request.mimetype not in allowed:
+        given = request.mimetype or "none"
+        raise UnsupportedMediaType(
+            f"This endpoint takes {' or '.join(allowed)} request bodies, not {given}."
+        )
+
+
+def _serve_swagger_asset(filename: str):
+    """Serve Swagger UI from the installed swagger-ui-bundle package: no CDN needed."""
+    import swagger_ui_bundle
+
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
+def init_app(app: Flask) -> ScamShareApi:
+    """Configure OpenAPI, the error handlers and every blueprint."""
+    app.config.update(
+        API_TITLE="ScamShare",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{API_PREFIX}/docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "ScamShare node API: submit scam indicators, download blocklists, look "
+                    "values up, and federate aggregated indicators between ASEAN member states. "
+                    "Every error is RFC 9457 problem details (application/problem+json)."
+                )
+            },
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An API key: `Authorization: Bearer ss.<key id>.<secret>`",
+                    }
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api = ScamShareApi(app)
+    app.add_url_rule(
+        f"{API_PREFIX}/docs/assets/<path:filename>",
+        endpoint="swagger_assets",
+        view_func=_serve_swagger_asset,
+    )
+    app.before_request(_check_content_type)
+    app.register_error_handler(errors.DomainError, _handle_domain_error)
+
+    from scamshare.api import audit, health, node, organisations
+
+    for module in (health, node, organisations, audit):
+        api.register_blueprint(module.blp)
+    return api
+
+
+def _handle_domain_error(error: errors.DomainError):
+    """Render a service's domain error."""
+    return errors.from_domain_error(error)
+
+
+def audit_failure(response):
+    """Append an audit entry for a state-changing call that was refused or failed."""
+    action = g.get("audit_action")
+    if not action or request.method in SAFE_METHODS or response.status_code < 400:
+        return response
+    from scamshare import db
+    from scamshare.services import audit as audit_service
+
+    status = response.status_code
+    outcome = "denied" if status in (401, 403) else "error" if status >= 500 else "rejected"
+    from scamshare.api.common import actor as caller_actor
+
+    actor = caller_actor() if g.get("caller") else audit_service.Actor()
+    db.close_session()  # drop the failed request's transaction (and any lock) first
+    with db.transaction(current_app._get_current_object()) as session:
+        audit_service.record(
+            session,
+            actor,
+            action,
+            outcome=outcome,
+            target=request.path,
+            details={"status": status, "code": _problem_code(response)},
+        )
+    return response
+
+
+def _problem_code(response) -> str | None:
+    """Read the machine code out of a problem response."""
+    if response.mimetype != PROBLEM_MIMETYPE:
+        return None
+    return (response.get_json(silent=True, force=True) or {}).get("code")

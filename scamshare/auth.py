@@ -1,0 +1,130 @@
+"""API keys and the one role matrix that decides who may call what."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, g, request
+from sqlalchemy import select, update
+
+from scamshare import db
+from scamshare.clock import utcnow
+from scamshare.errors import Forbidden, Unauthorised
+from scamshare.models import ApiKey
+
+# Permission -> roles that hold it. The README's role matrix is this table; a test keeps them equal.
+ROLE_MATRIX: dict[str, frozenset[str]] = {
+    "node.read": frozenset({"regulator", "operator", "law_enforcement", "peer_node", "admin"}),
+    "orgs.manage": frozenset({"regulator", "admin"}),
+    "audit.read": frozenset({"regulator", "admin"}),
+}
+
+KEY_PREFIX = "ss"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The organisation and key behind a request."""
+
+    organisation_id: int
+    organisation_name: str
+    role: str
+    country: str
+    key_id: str
+
+
+def hash_secret(secret: str) -> str:
+    """Hash a key's secret; keys are 256 random bits, so a fast hash does not weaken them."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str, str]:
+    """Make a new key: return its public id, the full key to show once, and the stored hash."""
+    key_id = "k" + secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return key_id, f"{KEY_PREFIX}.{key_id}.{secret}", hash_secret(secret)
+
+
+def authenticate(header: str | None) -> Caller:
+    """Resolve an Authorization header to its caller, or raise Unauthorised saying why."""
+    if not header:
+        raise Unauthorised(
+            "This endpoint needs an API key: send 'Authorization: Bearer <key>'.",
+            code="missing_key",
+        )
+    scheme, _, token = header.partition(" ")
+    parts = token.strip().split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != KEY_PREFIX:
+        raise Unauthorised(
+            "The Authorization header must be 'Bearer ss.<key id>.<secret>'.",
+            code="invalid_key",
+        )
+    _, key_id, secret = parts
+    # Its own short read, so that the request's transaction (and its write lock) starts later.
+    with db.reader() as session:
+        key = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).one_or_none()
+        if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+            raise Unauthorised("The API key is not valid on this node.", code="invalid_key")
+        if key.revoked_at is not None:
+            raise Unauthorised(
+                f"The API key {key_id} was revoked at {key.revoked_at.isoformat()}.",
+                code="revoked_key",
+            )
+        org = key.organisation
+        caller = Caller(org.id, org.name, org.role, org.country, key.key_id)
+        last_used_at = key.last_used_at
+    _touch(key_id, last_used_at)
+    return caller
+
+
+def _touch(key_id: str, last_used_at: datetime | None) -> None:
+    """Record the key's last use, at most once a minute, in its own short transaction."""
+    now = utcnow()
+    stale = timedelta(seconds=current_app.config["KEY_TOUCH_SECONDS"])
+    if last_used_at is not None and now - last_used_at < stale:
+        return
+    with db.transaction(current_app._get_current_object()) as session:
+        session.execute(update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=now))
+
+
+def check_role(caller: Caller, permission: str) -> None:
+    """Raise Forbidden unless the caller's role holds the permission."""
+    if caller.role not in ROLE_MATRIX[permission]:
+        allowed = ", ".join(sorted(ROLE_MATRIX[permission]))
+        raise Forbidden(
+            f"The role {caller.role!r} may not do this ({permission}); allowed roles: {allowed}.",
+            code="forbidden",
+        )
+
+
+def requires(permission: str, audit: str | None = None) -> Callable:
+    """Decorate a view: authenticate the caller, check the role matrix, name the audit action."""
+    if permission not in ROLE_MATRIX:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    def decorator(view: Callable) -> Callable:
+        """Wrap one view."""
+
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            """Authenticate, then authorise, then run the view."""
+            g.audit_action = audit
+            g.caller = authenticate(request.headers.get("Authorization"))
+            check_role(g.caller, permission)
+            return view(*args, **kwargs)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def current_caller() -> Caller:
+    """Return the authenticated caller of this request."""
+    return g.caller

@@ -1,0 +1,70 @@
+"""Configuration: defaults, overlaid by SCAMSHARE_* environment variables, then by the caller."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+MEMBER_STATES = ("BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "TL", "VN")
+
+# Each key is read from the environment as SCAMSHARE_<KEY>; its default's type decides parsing.
+DEFAULTS: dict[str, Any] = {
+    "COUNTRY": "SG",
+    "NODE_ID": "",  # derived from the country when empty: "scamshare-sg"
+    "DATA_DIR": "instance",
+    "DATABASE_URL": "",  # derived from DATA_DIR when empty: SQLite file scamshare.db
+    "MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "LOG_LEVEL": "INFO",
+    "LOG_REQUESTS": True,
+    "KEY_TOUCH_SECONDS": 60,  # how stale last_used_at may get before a request rewrites it
+    "AUDIT_PAGE_MAX": 500,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+def _parse(key: str, raw: str, default: Any) -> Any:
+    """Parse one environment string into the type of its default."""
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"SCAMSHARE_{key} must be a boolean, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"SCAMSHARE_{key} must be an integer, not {raw!r}") from None
+    return raw
+
+
+def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict:
+    """Return the effective configuration: defaults, then environment, then overrides."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        if f"SCAMSHARE_{key}" in environ:
+            config[key] = _parse(key, environ[f"SCAMSHARE_{key}"], default)
+    config.update(overrides or {})
+    return finalise(config)
+
+
+def finalise(config: dict) -> dict:
+    """Validate the configuration and fill in the values derived from others."""
+    country = str(config["COUNTRY"]).upper()
+    if country not in MEMBER_STATES:
+        raise ConfigError(
+            f"SCAMSHARE_COUNTRY must be one of {' '.join(MEMBER_STATES)}, not {country!r}"
+        )
+    config["COUNTRY"] = country
+    config["NODE_ID"] = config["NODE_ID"] or f"scamshare-{country.lower()}"
+    data_dir = Path(config["DATA_DIR"]).resolve()
+    config["DATA_DIR"] = str(data_dir)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{data_dir / 'scamshare.db'}"
+    return config

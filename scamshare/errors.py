@@ -1,0 +1,192 @@
+"""Domain errors and their one rendering: RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, g, json
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_TYPE_BASE = "https://scamshare.asean/problems/"
+
+
+class DomainError(Exception):
+    """A failure a service reports; the API turns it into a 4xx problem."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        errors: list[dict] | None = None,
+        **extra: Any,
+    ):
+        """Keep the human message, a specific code, the per-field errors and any extra members."""
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.errors = errors or []
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state."""
+
+    status = 409
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    """The request is well-formed but its content cannot be accepted."""
+
+    status = 422
+    code = "validation_failed"
+
+
+class Unauthorised(DomainError):
+    """No usable API key."""
+
+    status = 401
+    code = "unauthorised"
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+def field_errors(messages: dict, location: str | None = None, prefix: str = "") -> list[dict]:
+    """Flatten marshmallow's nested error messages into a list of {field, message} entries."""
+    errors: list[dict] = []
+    for key, value in messages.items():
+        field = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            errors.extend(field_errors(value, location, field))
+            continue
+        for message in value if isinstance(value, list) else [value]:
+            if isinstance(message, dict):
+                errors.extend(field_errors(message, location, field))
+                continue
+            entry = {"field": field, "reason": _reason(str(message)), "message": str(message)}
+            if location:
+                entry["location"] = location
+            errors.append(entry)
+    return errors
+
+
+def _reason(message: str) -> str:
+    """Derive a stable machine reason from marshmallow's standard messages."""
+    lowered = message.lower()
+    for needle, reason in (
+        ("unknown field", "unknown_field"),
+        ("missing data", "required"),
+        ("required", "required"),
+        ("not a valid", "invalid_type"),
+        ("must be one of", "not_allowed"),
+        ("field may not be null", "null"),
+        ("length", "invalid_length"),
+    ):
+        if needle in lowered:
+            return reason
+    return "invalid"
+
+
+def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> Response:
+    """Build an application/problem+json response."""
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    body.update({key: value for key, value in extra.items() if value is not None})
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype="application/problem+json"
+    )
+    return response
+
+
+def from_domain_error(error: DomainError) -> Response:
+    """Render a domain error."""
+    title = {
+        400: "Bad request",
+        401: "Unauthorised",
+        403: "Forbidden",
+        404: "Not found",
+        409: "Conflict",
+        422: "Unprocessable content",
+    }.get(error.status, "Error")
+    response = problem(
+        error.status, title, error.message, error.code, errors=error.errors or None, **error.extra
+    )
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="scamshare"'
+    return response
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    """Render werkzeug and webargs HTTP errors, including validation failures, as problems."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = None
+    detail = data.get("message") or error.description or error.name
+    if "messages" in data:
+        errors = []
+        for location, messages in data["messages"].items():
+            if isinstance(messages, dict):
+                errors.extend(field_errors(messages, location))
+            else:  # a message about the whole body, such as webargs' "Invalid JSON body."
+                errors.extend(
+                    {"field": location, "reason": "malformed", "message": str(message)}
+                    for message in messages
+                )
+        if errors:
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+            if len(errors) > 5:
+                detail += f"; and {len(errors) - 5} more"
+    if status == 400 and "json" in str(detail).lower():
+        detail = "The request body is not valid JSON."
+        code = "malformed_json"
+    elif status == 413:
+        limit = current_app.config["MAX_BODY_BYTES"]
+        detail = f"The request body is larger than this node's limit of {limit} bytes."
+        code = "body_too_large"
+    else:
+        code = _HTTP_CODES.get(status, "http_error")
+    response = problem(status, error.name, str(detail), code, errors=errors)
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    if status == 405 and error.get_response().headers.get("Allow"):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response

@@ -1,0 +1,50 @@
+"""Alembic owns the schema: the same migrations for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+HERE = Path(__file__).parent
+
+
+def alembic_config(engine: Engine) -> Config:
+    """Return an Alembic configuration bound to an engine, with no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    config.attributes["engine"] = engine
+    return config
+
+
+@functools.cache
+def head_revision() -> str:
+    """Return the newest migration's revision id."""
+    return ScriptDirectory(str(HERE)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the database's migration revision (None for an empty database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_empty(engine: Engine) -> bool:
+    """Say whether the database has no ScamShare schema yet."""
+    with engine.connect() as connection:
+        return not inspect(connection).has_table("alembic_version")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to a revision."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to a revision."""
+    command.downgrade(alembic_config(engine), revision)

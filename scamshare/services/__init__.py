@@ -1,0 +1,1 @@
+"""Use cases over a Session: they never commit and never touch the request."""

@@ -1,0 +1,124 @@
+"""Organisations and their API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scamshare.auth import new_key
+from scamshare.clock import utcnow
+from scamshare.config import MEMBER_STATES
+from scamshare.errors import Conflict, Invalid, NotFound
+from scamshare.models import ROLES, ApiKey, Organisation
+from scamshare.services import audit
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just created: the secret is in `key` and is never retrievable again."""
+
+    record: ApiKey
+    key: str
+
+
+def create_organisation(
+    session: Session, actor: audit.Actor, *, name: str, role: str, country: str
+) -> Organisation:
+    """Create an organisation with a unique name, a known role and a member-state country."""
+    name = name.strip()
+    country = country.upper()
+    if not name:
+        raise Invalid("An organisation needs a name.", errors=[_err("name", "required")])
+    if role not in ROLES:
+        raise Invalid(
+            f"Unknown role {role!r}; roles are {', '.join(ROLES)}.",
+            errors=[_err("role", "not_allowed")],
+        )
+    if country not in MEMBER_STATES:
+        raise Invalid(
+            f"Unknown country {country!r}; countries are {' '.join(MEMBER_STATES)}.",
+            errors=[_err("country", "not_allowed")],
+        )
+    if session.scalars(select(Organisation).where(Organisation.name == name)).first():
+        raise Conflict(f"An organisation named {name!r} already exists.", code="duplicate_name")
+    organisation = Organisation(name=name, role=role, country=country)
+    session.add(organisation)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "org.create",
+        target=f"org:{organisation.id}",
+        details={"name": name, "role": role, "country": country},
+    )
+    return organisation
+
+
+def find_organisation(session: Session, name_or_id: str | int) -> Organisation:
+    """Find an organisation by its id or its exact name."""
+    query = select(Organisation)
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        query = query.where(Organisation.id == int(name_or_id))
+    else:
+        query = query.where(Organisation.name == name_or_id)
+    organisation = session.scalars(query).first()
+    if organisation is None:
+        raise NotFound(f"No organisation {name_or_id!r} on this node.")
+    return organisation
+
+
+def list_organisations(session: Session) -> list[Organisation]:
+    """List every organisation by name."""
+    return list(session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def create_key(session: Session, actor: audit.Actor, organisation: Organisation) -> IssuedKey:
+    """Issue a new API key for an organisation."""
+    key_id, key, secret_hash = new_key()
+    record = ApiKey(key_id=key_id, organisation_id=organisation.id, secret_hash=secret_hash)
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "key.create",
+        target=f"key:{key_id}",
+        details={"organisation": organisation.name},
+    )
+    return IssuedKey(record=record, key=key)
+
+
+def list_keys(session: Session, organisation: Organisation | None = None) -> list[ApiKey]:
+    """List keys, optionally of one organisation, oldest first; secrets are never included."""
+    query = select(ApiKey).order_by(ApiKey.id)
+    if organisation is not None:
+        query = query.where(ApiKey.organisation_id == organisation.id)
+    return list(session.scalars(query))
+
+
+def revoke_key(session: Session, actor: audit.Actor, key_id: str) -> ApiKey:
+    """Revoke a key; revoking a revoked key is a conflict, so nobody is misled."""
+    record = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).first()
+    if record is None:
+        raise NotFound(f"No API key {key_id!r} on this node.")
+    if record.revoked_at is not None:
+        raise Conflict(
+            f"The API key {key_id} was already revoked at {record.revoked_at.isoformat()}.",
+            code="already_revoked",
+        )
+    record.revoked_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "key.revoke",
+        target=f"key:{key_id}",
+        details={"organisation": record.organisation.name},
+    )
+    return record
+
+
+def _err(field: str, reason: str) -> dict:
+    """One per-field error entry."""
+    return {"field": field, "reason": reason, "message": f"{field}: {reason}"}

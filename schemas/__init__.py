@@ -1,0 +1,1 @@
+"""Marshmallow wire schemas: ScamShare's API contract. Imports nothing from `scamshare`."""
