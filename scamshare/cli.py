@@ -221,3 +221,13 @@ def keys_revoke(key_id: str) -> None:
     except DomainError as error:
         _fail(error)
     click.echo(f"revoked {key_id}")
+
+
+def _register_commands() -> None:
+    """Add the commands that live next to their own domain code."""
+    from scamshare.cli_normalise import normalise_command
+
+    main.add_command(normalise_command)
+
+
+_register_commands()
