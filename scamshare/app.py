@@ -19,7 +19,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     from scamshare import api, db, logs
+    from scamshare.policy import Policy
 
+    app.extensions["scamshare.policy"] = Policy.from_config(app.config)
     db.init_app(app)
     logs.init_app(app)
     api.init_app(app)

@@ -23,6 +23,20 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "node.read": frozenset({"regulator", "operator", "law_enforcement", "peer_node", "admin"}),
     "orgs.manage": frozenset({"regulator", "admin"}),
     "audit.read": frozenset({"regulator", "admin"}),
+    "reports.submit": frozenset({"regulator", "law_enforcement", "operator"}),
+    "protected.read": frozenset({"regulator"}),
+    "protected.manage": frozenset({"regulator"}),
+    "disconnections.submit": frozenset({"operator", "regulator"}),
+    "appeals.file": frozenset({"operator", "regulator"}),
+    "appeals.resolve": frozenset({"regulator"}),
+    "appeals.read": frozenset({"operator", "regulator"}),
+    "indicators.read": frozenset({"regulator", "law_enforcement", "operator"}),
+    "stats.read": frozenset({"regulator", "admin"}),
+    "blocklist.download": frozenset({"regulator", "law_enforcement", "operator"}),
+    "lookup": frozenset({"regulator", "law_enforcement", "operator"}),
+    "messages.check": frozenset({"regulator", "law_enforcement", "operator"}),
+    "peers.read": frozenset({"regulator", "admin"}),
+    "peers.manage": frozenset({"admin"}),
 }
 
 KEY_PREFIX = "ss"

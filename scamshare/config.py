@@ -18,7 +18,28 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "LOG_REQUESTS": True,
     "KEY_TOUCH_SECONDS": 60,  # how stale last_used_at may get before a request rewrites it
-    "AUDIT_PAGE_MAX": 500,
+    # Listing and expiry rules (scamshare/policy.py); per-kind overrides as "kind=value,...".
+    "LISTING_MIN_ORGS": 3,
+    "LISTING_WINDOW_DAYS": 10,
+    "LISTING_RULES": "",  # e.g. "url=2/7,sender_id=4/10": N organisations within W days
+    "TTL_DAYS": "",  # e.g. "url=7,phone=45"; defaults in policy.DEFAULT_TTL_DAYS
+    "DELIST_COOLDOWN_DAYS": 30,
+    "APPEAL_OVERDUE_DAYS": 5,
+    "RANGE_MAX": 1000,
+    # The scheduler (scamshare/scheduler.py): its database lease and job intervals.
+    "SCHEDULER_LEASE_SECONDS": 60,
+    "EXPIRE_INTERVAL_SECONDS": 3600,
+    "PUSH_INTERVAL_SECONDS": 900,
+    "RECONCILE_INTERVAL_SECONDS": 86400,
+    # Federation (scamshare/federation): the node key, batch size, timeouts and retries.
+    "NODE_KEY": "",  # PEM of the node's Ed25519 private key; else DATA_DIR/node_key.pem
+    "FEDERATION_BATCH_SIZE": 5000,
+    "FEDERATION_CONNECT_TIMEOUT": 5,
+    "FEDERATION_READ_TIMEOUT": 30,
+    "FEDERATION_ATTEMPTS": 3,
+    "FEDERATION_RETRY_BASE_SECONDS": 1,
+    "FEDERATION_BACKOFF_SECONDS": 60,
+    "BATCH_MAX": 10000,
 }
 
 

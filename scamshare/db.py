@@ -94,3 +94,14 @@ def transaction(app: Flask) -> Iterator[Session]:
         raise
     finally:
         db_session.close()
+
+
+@contextmanager
+def snapshot(app: Flask) -> Iterator[Session]:
+    """Read outside a request without taking the write lock; nothing is written."""
+    db_session: Session = app.extensions["scamshare.sessions"]["read"]()
+    try:
+        yield db_session
+    finally:
+        db_session.rollback()
+        db_session.close()

@@ -1,14 +1,26 @@
-"""Typed SQLAlchemy models: the node's organisations, keys and audit log."""
+"""Typed SQLAlchemy models: organisations, keys, audit log, reports and indicators."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scamshare.clock import utcnow
+from schemas import reports as _report_schemas
 
 ROLES = ("regulator", "operator", "law_enforcement", "peer_node", "admin")
 
@@ -89,3 +101,275 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(300))
     outcome: Mapped[str] = mapped_column(String(20))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- reports, indicators and their lifecycle ---------------------------------------------------
+
+# The taxonomies are part of the wire contract; the schemas own them.
+KINDS, CATEGORIES, CHANNELS = (
+    _report_schemas.KINDS,
+    _report_schemas.CATEGORIES,
+    _report_schemas.CHANNELS,
+)
+STATUSES = ("reported", "listed", "disputed", "delisted", "expired", "protected")
+# Statuses an operator blocks or warns on; every other status is a removal.
+EXPORTED_STATUSES = ("listed", "disputed")
+REMOVAL_REASONS = ("delisted", "expired", "disconnected", "protected")
+RISKS = ("low", "medium", "high", "very_high")
+
+
+class Indicator(Base):
+    """Every report of one (kind, canonical value), aggregated, with its lifecycle state."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (
+        UniqueConstraint("kind", "value", name="uq_indicators_kind_value"),
+        Index("ix_indicators_sequence", "sequence"),
+        Index("ix_indicators_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16), default="reported")
+    removal_reason: Mapped[str | None] = mapped_column(String(16))
+    risk: Mapped[str] = mapped_column(String(16), default="low")
+    report_count: Mapped[int] = mapped_column(default=0)
+    spoofed_count: Mapped[int] = mapped_column(default=0)
+    verified_count: Mapped[int] = mapped_column(default=0)
+    org_count: Mapped[int] = mapped_column(default=0)
+    country_count: Mapped[int] = mapped_column(default=0)
+    category_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    channel_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_reported_at: Mapped[datetime | None]
+    last_reported_at: Mapped[datetime | None]
+    last_verified_at: Mapped[datetime | None]
+    listed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    delisted_at: Mapped[datetime | None]
+    # Reports observed before this moment no longer count (the number was disconnected).
+    reset_at: Mapped[datetime | None]
+    sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The sequence value of this node's own last exported change: what peers are sent.
+    origin_version: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    # Peer origins' exported contributions to this value, as the merged view shows them.
+    foreign: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Whether operators receive this value: listed or disputed here or by any peer origin.
+    exported: Mapped[bool] = mapped_column(default=False, index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IndicatorOrganisation(Base):
+    """One organisation's corroboration of one indicator: when it first and last reported it."""
+
+    __tablename__ = "indicator_organisations"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    report_count: Mapped[int] = mapped_column(default=0)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+
+
+class Report(Base):
+    """One organisation's statement about one value; it never leaves this node."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    submitted_value: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    observed_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    evidence_ref: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(2))
+    verified: Mapped[bool] = mapped_column(default=False)
+    spoofed_caller_id: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    # The raw SMS text of a message report stays here, never in the indicator.
+    message_text: Mapped[str | None] = mapped_column(Text)
+    extracted_from_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+
+
+class IndicatorEvent(Base):
+    """One change of an indicator's exported state: its history and the operator delta feed."""
+
+    __tablename__ = "indicator_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), index=True
+    )
+    sequence: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    risk: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200))
+    organisation_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class Counter(Base):
+    """Node-wide monotonic counters; `sequence` stamps every exported change."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MessageBand(Base):
+    """A similarity-signature band of a message indicator, for indexed near-duplicate lookup."""
+
+    __tablename__ = "message_bands"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
+    band: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request sent with an Idempotency-Key, to replay on retries."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("organisation_id", "key", name="uq_idempotency_org_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProtectedValue(Base):
+    """A value this node never lists: emergency and short numbers, hotlines, official names."""
+
+    __tablename__ = "protected_values"
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_protected_kind_value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(2048))
+    label: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Appeal(Base):
+    """A number holder's dispute of a listing, filed by an operator or regulator."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (Index("ix_appeals_status_filed", "status", "filed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    contact_ref: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Disconnection(Base):
+    """An operator's notice that a number was disconnected (and may be recycled)."""
+
+    __tablename__ = "disconnections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    disconnected_on: Mapped[datetime]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    listings_ended: Mapped[int] = mapped_column(default=0)
+
+
+class Lease(Base):
+    """A named lease in the database: whoever holds it unexpired runs the node's jobs."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    acquired_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
+# --- federation ---------------------------------------------------------------------------------
+
+POLICIES = ("block", "warn")
+
+
+class Peer(Base):
+    """Another member state's node: where to push, how to verify it, how far it has caught up."""
+
+    __tablename__ = "peers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(100), unique=True)
+    country: Mapped[str] = mapped_column(String(2))
+    url: Mapped[str] = mapped_column(String(500))
+    public_key: Mapped[str] = mapped_column(String(100))
+    # How this node's operators treat the listings of that origin.
+    policy: Mapped[str] = mapped_column(String(8), default="block")
+    # The highest own-origin version the peer acknowledged: pushing resumes after it.
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contribution(Base):
+    """One peer origin's aggregated view of one indicator, exactly as that origin sent it."""
+
+    __tablename__ = "contributions"
+    __table_args__ = (
+        UniqueConstraint("origin_node", "kind", "value", name="uq_contributions_origin_kind_value"),
+        Index("ix_contributions_kind_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    origin_node: Mapped[str] = mapped_column(String(100))
+    origin_country: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16))
+    removal_reason: Mapped[str | None] = mapped_column(String(16))
+    risk: Mapped[str] = mapped_column(String(16))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    report_count: Mapped[int] = mapped_column(default=0)
+    org_count: Mapped[int] = mapped_column(default=0)
+    first_reported_at: Mapped[datetime | None]
+    last_reported_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    origin_version: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReceivedBatch(Base):
+    """A batch id already applied from a sender: a replay of it is refused."""
+
+    __tablename__ = "received_batches"
+
+    sender: Mapped[str] = mapped_column(String(100), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

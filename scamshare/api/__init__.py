@@ -111,9 +111,44 @@ def init_app(app: Flask) -> ScamShareApi:
     app.before_request(_check_content_type)
     app.register_error_handler(errors.DomainError, _handle_domain_error)
 
-    from scamshare.api import audit, health, node, organisations
+    from scamshare.api import (
+        appeals,
+        audit,
+        blocklist,
+        disconnections,
+        federation,
+        health,
+        indicators,
+        lookup,
+        messages,
+        node,
+        organisations,
+        protected,
+        reports,
+        stats,
+    )
+    from schemas.federation import BatchSchema
+    from schemas.reports import ReportBatchSchema, ReportSchema
 
-    for module in (health, node, organisations, audit):
+    api.spec.components.schema("Report", schema=ReportSchema)
+    api.spec.components.schema("ReportBatch", schema=ReportBatchSchema)
+    api.spec.components.schema("Batch", schema=BatchSchema)
+    for module in (
+        health,
+        node,
+        organisations,
+        audit,
+        reports,
+        indicators,
+        stats,
+        protected,
+        disconnections,
+        appeals,
+        blocklist,
+        lookup,
+        messages,
+        federation,
+    ):
         api.register_blueprint(module.blp)
     return api
 

@@ -1,0 +1,79 @@
+"""Appeals against listings: filed by operators and regulators, resolved by regulators."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from scamshare import db
+from scamshare.api.common import actor
+from scamshare.auth import current_caller, requires
+from scamshare.clock import utcnow
+from scamshare.services import appeals as service
+from schemas.appeals import (
+    AppealCreateSchema,
+    AppealPageSchema,
+    AppealQuerySchema,
+    AppealResolveSchema,
+    AppealSchema,
+)
+
+blp = Blueprint("appeals", __name__, url_prefix="/api/v1", description="Appeals against listings")
+
+
+@blp.route("/appeals", methods=["GET"])
+@requires("appeals.read")
+@blp.arguments(AppealQuerySchema, location="query")
+@blp.response(200, AppealPageSchema)
+def list_appeals(query):
+    """Page through appeals, newest first: an operator sees its own, a regulator every one."""
+    items, next_cursor = service.list_appeals(
+        db.session(),
+        current_app.extensions["scamshare.policy"],
+        current_caller(),
+        now=utcnow(),
+        **query,
+    )
+    return {"items": items, "next": next_cursor}
+
+
+@blp.route("/appeals", methods=["POST"])
+@requires("appeals.file", audit="appeal.file")
+@blp.arguments(AppealCreateSchema)
+@blp.response(201, AppealSchema)
+def file_appeal(body):
+    """File an appeal on behalf of a value's holder; the listing becomes disputed."""
+    session = db.session()
+    appeal = service.file(
+        session,
+        current_app.extensions["scamshare.policy"],
+        actor(),
+        kind=body["kind"],
+        value=body["value"],
+        reason=body["reason"],
+        contact_ref=body["contact_ref"],
+        region=body.get("region") or current_caller().country or current_app.config["COUNTRY"],
+        now=utcnow(),
+    )
+    session.commit()
+    return appeal
+
+
+@blp.route("/appeals/<string:appeal_id>/resolve", methods=["POST"])
+@requires("appeals.resolve", audit="appeal.resolve")
+@blp.arguments(AppealResolveSchema)
+@blp.response(200, AppealSchema)
+def resolve_appeal(body, appeal_id: str):
+    """Resolve an open appeal: upheld lists the value again, delisted removes it."""
+    session = db.session()
+    appeal = service.resolve(
+        session,
+        current_app.extensions["scamshare.policy"],
+        actor(),
+        appeal_id,
+        outcome=body["outcome"],
+        note=body["note"],
+        now=utcnow(),
+    )
+    session.commit()
+    return appeal

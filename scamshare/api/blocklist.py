@@ -1,0 +1,104 @@
+"""Blocklist downloads for operators: full lists and deltas, streamed in four formats."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+
+from scamshare import db
+from scamshare.api.common import actor
+from scamshare.auth import requires
+from scamshare.services import blocklist as service
+from schemas.blocklist import BlocklistFileSchema, BlocklistQuerySchema, ConditionalHeadersSchema
+
+blp = Blueprint("blocklist", __name__, url_prefix="/api/v1", description="Blocklist downloads")
+
+CURSOR_HEADER = "X-ScamShare-Cursor"
+_FORMAT_BY_MEDIA_TYPE = {media: fmt for fmt, media in service.MEDIA_TYPES.items()}
+_CHARSET = {"csv": "; charset=utf-8", "txt": "; charset=utf-8"}
+
+_HEADERS = {
+    CURSOR_HEADER: {
+        "description": "The cursor of this download: pass it as since= to get what changes next",
+        "schema": {"type": "integer"},
+        "required": True,
+    },
+    "Content-Disposition": {
+        "description": "attachment, with a file name holding the node country and the cursor",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "ETag": {
+        "description": "Full lists only: send it back in If-None-Match to get 304 when unchanged",
+        "schema": {"type": "string"},
+    },
+}
+_TEXT = {"type": "string"}
+
+
+def _negotiated_format() -> str:
+    """Pick the format from the Accept header; CSV when it names none of ours."""
+    best = request.accept_mimetypes.best_match(list(_FORMAT_BY_MEDIA_TYPE))
+    return _FORMAT_BY_MEDIA_TYPE.get(best or "", "csv")
+
+
+@blp.route("/blocklist")
+@requires("blocklist.download")
+@blp.arguments(BlocklistQuerySchema, location="query")
+@blp.arguments(ConditionalHeadersSchema, location="headers")
+@blp.alt_response(
+    200, schema=BlocklistFileSchema, content_type="application/json", headers=_HEADERS, success=True
+)
+@blp.alt_response(200, schema=_TEXT, content_type="text/csv", headers=_HEADERS, success=True)
+@blp.alt_response(200, schema=_TEXT, content_type="application/x-ndjson", success=True)
+@blp.alt_response(200, schema=_TEXT, content_type="text/plain", success=True)
+@blp.alt_response(
+    304,
+    description="Not modified: the full list at this cursor is the one named in If-None-Match",
+    headers={
+        CURSOR_HEADER: _HEADERS[CURSOR_HEADER],
+        "ETag": {**_HEADERS["ETag"], "required": True},
+    },
+)
+def download(query, _conditional):
+    """Download the blocklist (or every change after `since`) as csv, json, ndjson or txt."""
+    # If-None-Match is read by werkzeug, which knows ETag lists and weak tags; the header
+    # schema documents it.
+    fmt = query.get("format") or _negotiated_format()
+    gzip = request.accept_encodings["gzip"] > 0
+    # The download's own session, closed when the server closes the response: Flask tears the
+    # request's session down before a streamed body is sent.
+    session = db.reader()
+    try:
+        blocklist = service.open_download(
+            session,
+            fmt,
+            service.Filters.from_query(query),
+            current_app.config["COUNTRY"],
+            query.get("since"),
+        )
+        etag = blocklist.etag(gzip)
+        not_modified = etag is not None and request.if_none_match.contains_weak(etag)
+        with db.transaction(current_app._get_current_object()) as log:
+            service.record_download(log, actor(), blocklist, not_modified=not_modified, gzip=gzip)
+    except BaseException:
+        session.close()
+        raise
+    headers = {CURSOR_HEADER: str(blocklist.cursor), "Vary": "Accept, Accept-Encoding"}
+    if not_modified:
+        session.close()
+        response = Response(status=304, headers=headers)
+    else:
+        response = Response(
+            blocklist.chunks(gzip),
+            content_type=service.MEDIA_TYPES[fmt] + _CHARSET.get(fmt, ""),
+            headers=headers,
+        )
+        response.call_on_close(session.close)
+        response.headers["Content-Disposition"] = f'attachment; filename="{blocklist.filename}"'
+        if gzip:
+            response.headers["Content-Encoding"] = "gzip"
+    if etag is not None:
+        response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

@@ -1,0 +1,38 @@
+"""Disconnection notices from operators: recycled numbers must not inherit a listing."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from scamshare import db
+from scamshare.api.common import actor
+from scamshare.auth import current_caller, requires
+from scamshare.clock import utcnow
+from scamshare.services import disconnections as service
+from schemas.disconnections import DisconnectionOutcomeSchema, DisconnectionRequestSchema
+
+blp = Blueprint(
+    "disconnections", __name__, url_prefix="/api/v1", description="Disconnection notices"
+)
+
+
+@blp.route("/disconnections", methods=["POST"])
+@requires("disconnections.submit", audit="disconnections.submit")
+@blp.arguments(DisconnectionRequestSchema)
+@blp.response(200, DisconnectionOutcomeSchema)
+def submit_disconnections(body):
+    """Post one notice or a batch; each ends the listings of its number reported before it."""
+    batch = "disconnections" in body
+    session = db.session()
+    outcome = service.record(
+        session,
+        current_app.extensions["scamshare.policy"],
+        actor(),
+        body["disconnections"] if batch else [body],
+        region=current_caller().country or current_app.config["COUNTRY"],
+        now=utcnow(),
+        prefix="disconnections" if batch else None,
+    )
+    session.commit()
+    return outcome

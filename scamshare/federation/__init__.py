@@ -1,0 +1,1 @@
+"""Federation: node identity, signed batches, push to peers and apply from them."""

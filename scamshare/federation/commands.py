@@ -1,0 +1,154 @@
+"""The federation commands: node identity, peers, one sync now, and a three-node demo."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from scamshare import db
+from scamshare.errors import DomainError
+from scamshare.federation import identity
+from scamshare.federation.push import Pusher, http_client
+from scamshare.services import audit
+from scamshare.services import peers as peers_service
+
+
+def _app() -> Flask:
+    """The app behind the command."""
+    return current_app._get_current_object()
+
+
+def _actor() -> audit.Actor:
+    """The audit actor of a federation command."""
+    return audit.Actor(organisation_name="cli")
+
+
+def pusher_for(app: Flask) -> Pusher:
+    """A pusher with this node's identity and a real HTTP client."""
+    try:
+        node = identity.load(app.config["DATA_DIR"], app.config["NODE_KEY"])
+    except identity.IdentityError as error:
+        raise click.ClickException(str(error)) from None
+    return Pusher(app, node, http_client(app.config))
+
+
+@click.group("node")
+def node_group() -> None:
+    """This node's federation identity."""
+
+
+@node_group.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing key (peers must re-register).")
+@with_appcontext
+def node_init(force: bool) -> None:
+    """Create the node's Ed25519 key pair; the public key is printed alone on the last line."""
+    app = _app()
+    if app.config["NODE_KEY"]:
+        node = identity.load(app.config["DATA_DIR"], app.config["NODE_KEY"])
+        click.echo("using the key in SCAMSHARE_NODE_KEY; its public key:")
+    else:
+        try:
+            node = identity.create(app.config["DATA_DIR"], force=force)
+        except identity.IdentityError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"private key written to {identity.key_path(app.config['DATA_DIR'])} (0600)")
+        click.echo(f"node {app.config['NODE_ID']} ({app.config['COUNTRY']}); public key:")
+    click.echo(node.public_key)
+
+
+@click.group("peers")
+def peers_group() -> None:
+    """Peer nodes of other member states."""
+
+
+@peers_group.command("add")
+@click.option("--node-id", required=True)
+@click.option("--country", required=True)
+@click.option(
+    "--url", required=True, help="Base URL of the peer node, e.g. https://scamshare.mcmc.gov.my"
+)
+@click.option("--public-key", required=True, help="The peer's public key (from its `node init`)")
+@click.option("--policy", type=click.Choice(["block", "warn"]), default="block", show_default=True)
+@with_appcontext
+def peers_add(node_id: str, country: str, url: str, public_key: str, policy: str) -> None:
+    """Register a peer and how this node's operators treat its listings."""
+    app = _app()
+    try:
+        with db.transaction(app) as session:
+            peers_service.add_peer(
+                session,
+                _actor(),
+                node_id=node_id,
+                country=country,
+                url=url,
+                public_key=public_key,
+                policy=policy,
+                own_node_id=app.config["NODE_ID"],
+            )
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"peer {node_id} ({country.upper()}) added with policy {policy}")
+
+
+@peers_group.command("list")
+@with_appcontext
+def peers_list() -> None:
+    """List peers with their sync health."""
+    with db.transaction(_app()) as session:
+        for peer in peers_service.list_peers(session):
+            health = (
+                f"failing x{peer.consecutive_failures}: {peer.last_error}"
+                if peer.consecutive_failures
+                else f"ok {peer.last_success_at.isoformat()}"
+                if peer.last_success_at
+                else "never synced"
+            )
+            click.echo(
+                f"{peer.node_id}\t{peer.country}\t{peer.policy}\t{peer.url}\t"
+                f"cursor {peer.cursor}\tlag {peers_service.lag(session, peer)}\t{health}"
+            )
+
+
+@peers_group.command("remove")
+@click.argument("node_id")
+@with_appcontext
+def peers_remove(node_id: str) -> None:
+    """Forget a peer."""
+    try:
+        with db.transaction(_app()) as session:
+            peers_service.remove_peer(session, _actor(), node_id)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"peer {node_id} removed")
+
+
+@click.command("sync")
+@click.option("--peer", "peer_id", default=None, help="Only this peer")
+@with_appcontext
+def sync_command(peer_id: str | None) -> None:
+    """Push to peers now and print what was sent, applied and rejected, per peer."""
+    pusher = pusher_for(_app())
+    try:
+        reports = pusher.push_all(peer_id, force=True)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        pusher.client.close()
+    if not reports:
+        click.echo("no peers registered")
+    failed = False
+    for report in reports:
+        line = (
+            f"{report.peer}: sent {report.sent} in {report.batches} batch(es), "
+            f"applied {report.applied}, ignored {report.ignored}, rejected {report.rejected}, "
+            f"cursor {report.cursor}"
+        )
+        if report.reasons:
+            line += f" (rejected because: {', '.join(sorted(set(report.reasons)))})"
+        if report.error:
+            failed = True
+            line += f"; FAILED: {report.error}"
+        click.echo(line)
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,127 @@
+"""`scamshare demo`: three member-state nodes on loopback, federating, ready to explore."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import httpx
+import waitress
+
+from scamshare import db
+from scamshare.app import create_app
+from scamshare.clock import utcnow
+from scamshare.federation import identity
+from scamshare.federation.push import Pusher, http_client
+from scamshare.services import audit
+from scamshare.services import peers as peers_service
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "reports.json"
+COUNTRIES = ("SG", "MY", "TH")
+
+
+class DemoNode:
+    """One demo node: its app, server, identity and the sample keys printed at creation."""
+
+    def __init__(self, country: str, base: Path, port: int):
+        """Create the node's database, sample organisations and keys, and its identity."""
+        from scamshare.cli import initialise
+
+        self.country = country
+        self.port = port
+        data_dir = base / country.lower()
+        self.app = create_app(
+            {"COUNTRY": country, "DATA_DIR": str(data_dir), "LOG_REQUESTS": False}
+        )
+        self.keys = {role: key for _name, role, key in initialise(self.app)}
+        self.identity = identity.create(str(data_dir), force=True)
+        self.server = waitress.create_server(self.app, host="127.0.0.1", port=port, threads=4)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def node_id(self) -> str:
+        """The node's id."""
+        return self.app.config["NODE_ID"]
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def headers(self, role: str = "regulator") -> dict:
+        """Authorization for one of its sample organisations."""
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+def run(base_port: int, data_dir: str | None, echo=click.echo) -> list[DemoNode]:
+    """Start the nodes, peer them, submit the sample reports, sync once and print the lists."""
+    base = Path(data_dir or tempfile.mkdtemp(prefix="scamshare-demo-"))
+    nodes = [DemoNode(c, base, base_port + i) for i, c in enumerate(COUNTRIES)]
+    for node in nodes:
+        node.thread.start()
+        with db.transaction(node.app) as session:
+            for other in nodes:
+                if other is not node:
+                    peers_service.add_peer(
+                        session,
+                        audit.Actor(organisation_name="demo"),
+                        node_id=other.node_id,
+                        country=other.country,
+                        url=other.url,
+                        public_key=other.identity.public_key,
+                        policy="block" if other.country != "TH" else "warn",
+                        own_node_id=node.node_id,
+                    )
+    samples = json.loads(FIXTURES.read_text())
+    observed = (utcnow() - timedelta(hours=6)).isoformat()
+    with httpx.Client(timeout=30) as client:
+        for node in nodes:
+            reports = [{**r, "observed_at": observed} for r in samples[node.country]]
+            answer = client.post(
+                f"{node.url}/api/v1/reports", json={"reports": reports}, headers=node.headers()
+            ).json()
+            echo(f"{node.country}: submitted {len(reports)} reports, accepted {answer['accepted']}")
+        for node in nodes:
+            with http_client(node.app.config) as peer_client:
+                pusher = Pusher(node.app, node.identity, peer_client)
+                for report in pusher.push_all(force=True):
+                    echo(
+                        f"{node.country} -> {report.peer}: sent {report.sent}, "
+                        f"applied {report.applied}, rejected {report.rejected}"
+                        + (f", FAILED {report.error}" if report.error else "")
+                    )
+        for node in nodes:
+            listing = client.get(
+                f"{node.url}/api/v1/blocklist", params={"format": "json"}, headers=node.headers()
+            ).json()
+            echo(f"\n{node.country} node {node.node_id} lists {len(listing['items'])} values:")
+            for item in listing["items"]:
+                origins = ", ".join(f"{o['country']} ({o['policy']})" for o in item["origins"])
+                echo(f"  {item['kind']:<10} {item['value']:<45} {item['status']:<9} {origins}")
+    echo("\nThe nodes keep serving until you press Ctrl-C. To explore them:")
+    for node in nodes:
+        echo(
+            f"\n  {node.country}: {node.url}/api/v1/docs   (data in {node.app.config['DATA_DIR']})"
+        )
+        for role, key in node.keys.items():
+            echo(f"    {role:<16} {key}")
+    return nodes
+
+
+@click.command("demo")
+@click.option("--base-port", default=8701, show_default=True, help="SG, MY, TH use 3 ports from it")
+@click.option("--data-dir", default=None, help="Where the three nodes keep their data (temp dir)")
+def demo_command(base_port: int, data_dir: str | None) -> None:
+    """Start SG, MY and TH nodes on loopback, federate sample reports, keep serving."""
+    nodes = run(base_port, data_dir)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        for node in nodes:
+            node.server.close()

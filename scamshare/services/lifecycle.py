@@ -1,0 +1,324 @@
+"""Indicator state: evidence, decisions, and stamping exported changes with the node sequence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from scamshare import policy as rules
+from scamshare.models import (
+    EXPORTED_STATUSES,
+    AuditEntry,
+    Counter,
+    Indicator,
+    IndicatorEvent,
+    IndicatorOrganisation,
+    ProtectedValue,
+)
+from scamshare.services.audit import Actor
+
+EXPORTED = frozenset(EXPORTED_STATUSES)
+CHUNK = 500  # bound IN-lists so that both engines keep their parameter limits
+
+
+def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    """Split a list into slices of at most `size`."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def by_kind(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
+    """Group (kind, value) keys by kind, in chunks, for `kind = k AND value IN (...)` queries.
+
+    A row-value IN list, `(kind, value) IN ((..), ..)`, makes SQLite scan the whole table and
+    PostgreSQL plan for long; one kind per query is one index range scan on both.
+    """
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for kind, value in sorted(set(keys)):
+        grouped[kind].append(value)
+    for kind, values in grouped.items():
+        for part in chunks(values):
+            yield kind, part
+
+
+def reserve_sequences(session: Session, count: int) -> int:
+    """Take `count` consecutive values of the node-wide sequence; return the first.
+
+    The counter row stays locked until the transaction commits, so sequence values become
+    visible in the order they were taken: a reader holding cursor N never misses a change
+    that commits later with a smaller number.
+    """
+    row = session.execute(
+        update(Counter)
+        .where(Counter.name == "sequence")
+        .values(value=Counter.value + count)
+        .returning(Counter.value)
+    ).scalar_one()
+    return row - count + 1
+
+
+def current_sequence(session: Session) -> int:
+    """Return the newest sequence value taken so far."""
+    return session.scalar(select(Counter.value).where(Counter.name == "sequence")) or 0
+
+
+def protected_keys(session: Session, indicators: list[Indicator]) -> set[tuple[str, str]]:
+    """Return the (kind, value) pairs among these indicators that the node protects.
+
+    A URL is protected when its registrable domain is; values normalisation marks unlistable
+    (short codes, emergency numbers) are protected whatever the list says.
+    """
+    wanted: set[tuple[str, str]] = set()
+    for indicator in indicators:
+        wanted.add((indicator.kind, indicator.value))
+        if indicator.kind == "url" and indicator.facts.get("domain"):
+            wanted.add(("domain", indicator.facts["domain"]))
+    found: set[tuple[str, str]] = set()
+    for kind, part in by_kind(wanted):
+        found.update(
+            session.execute(
+                select(ProtectedValue.kind, ProtectedValue.value).where(
+                    ProtectedValue.kind == kind, ProtectedValue.value.in_(part)
+                )
+            ).all()
+        )
+    protected = set()
+    for indicator in indicators:
+        key = (indicator.kind, indicator.value)
+        domain = ("domain", indicator.facts.get("domain", ""))
+        if key in found or domain in found or indicator.facts.get("listable") is False:
+            protected.add(key)
+    return protected
+
+
+def gather_evidence(
+    session: Session, policy: rules.Policy, indicators: list[Indicator], now: datetime
+) -> dict[int, rules.Evidence]:
+    """Collect what the rules need for each indicator, in one query per chunk."""
+    rows: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    ids = [indicator.id for indicator in indicators]
+    for part in chunks(ids):
+        for indicator_id, last_at, country in session.execute(
+            select(
+                IndicatorOrganisation.indicator_id,
+                IndicatorOrganisation.last_at,
+                IndicatorOrganisation.country,
+            ).where(IndicatorOrganisation.indicator_id.in_(part))
+        ):
+            rows[indicator_id].append((last_at, country))
+    protected = protected_keys(session, indicators)
+    evidence = {}
+    for indicator in indicators:
+        window = policy.listing[indicator.kind].window_days
+        counting = [
+            (last_at, country)
+            for last_at, country in rows[indicator.id]
+            if indicator.reset_at is None or last_at > indicator.reset_at
+        ]
+        verified_at = indicator.last_verified_at
+        if indicator.reset_at is not None and verified_at is not None:
+            # A verified report about a disconnected number's old holder must not list its next.
+            verified_at = verified_at if verified_at > indicator.reset_at else None
+        evidence[indicator.id] = rules.Evidence(
+            kind=indicator.kind,
+            verified_at=verified_at,
+            recent_orgs=sum(1 for last_at, _ in counting if (now - last_at).days < window),
+            org_count=len(counting),
+            country_count=len({country for _, country in counting}),
+            report_count=indicator.report_count,
+            last_reported_at=indicator.last_reported_at,
+            protected=(indicator.kind, indicator.value) in protected,
+            delisted_at=indicator.delisted_at,
+        )
+    return evidence
+
+
+def decide(
+    policy: rules.Policy, indicator: Indicator, evidence: rules.Evidence, now: datetime
+) -> tuple[str, str | None]:
+    """Return the status and removal reason the rules give this indicator now."""
+    if evidence.protected:
+        return "protected", "protected"
+    expires = rules.expiry(policy, indicator.kind, evidence.last_reported_at)
+    lapsed = expires is None or expires <= now
+    if indicator.status in ("listed", "disputed"):
+        if lapsed:
+            return "expired", "expired"
+        return indicator.status, None  # a listing ends by expiry, appeal or disconnection only
+    if rules.should_list(policy, evidence, now):
+        return "listed", None
+    if indicator.status == "protected":  # no longer protected, not listed: back to reported
+        return "reported", None
+    return indicator.status, indicator.removal_reason
+
+
+@dataclass
+class Change:
+    """One exported-state change to stamp."""
+
+    indicator: Indicator
+    status: str
+    reason: str | None
+    risk: str
+    why: str
+
+
+def is_exported(status: str, foreign: list[dict]) -> bool:
+    """Operators receive a value listed or disputed here or by any peer origin."""
+    return status in EXPORTED or any(entry["status"] in EXPORTED for entry in foreign)
+
+
+def exported_view(indicator: Indicator) -> tuple:
+    """The fields operators receive; a change to any of them is a change to stamp."""
+    return (
+        indicator.status,
+        indicator.risk,
+        tuple(sorted(indicator.category_counts)),
+        indicator.first_reported_at,
+        indicator.last_reported_at,
+        indicator.expires_at,
+    )
+
+
+def settle(
+    session: Session,
+    policy: rules.Policy,
+    indicators: list[Indicator],
+    actor: Actor,
+    now: datetime,
+    why: str,
+    before: dict[int, tuple] | None = None,
+) -> list[Change]:
+    """Re-derive status, risk and expiry of indicators and stamp whatever operators would see.
+
+    `before` holds each indicator's exported view from before the caller changed its counts;
+    without it, the view at the time of the call is the baseline.
+    """
+    if before is None:
+        before = {indicator.id: exported_view(indicator) for indicator in indicators}
+    evidence = gather_evidence(session, policy, indicators, now)
+    changes = []
+    for indicator in indicators:
+        found = evidence[indicator.id]
+        status, reason = decide(policy, indicator, found, now)
+        verified = found.verified_at is not None and (
+            found.verified_at + policy.ttl[indicator.kind] > now
+        )
+        risk = rules.risk_tier(verified, found.org_count, found.country_count)
+        indicator.org_count = found.org_count
+        indicator.country_count = found.country_count
+        exported = status in EXPORTED
+        indicator.expires_at = (
+            rules.expiry(policy, indicator.kind, indicator.last_reported_at) if exported else None
+        )
+        after = (status, risk, *exported_view(indicator)[2:])
+        if status != indicator.status or (exported and after != before[indicator.id]):
+            changes.append(Change(indicator, status, reason, risk, why))
+        else:
+            indicator.risk = risk
+    stamp(session, changes, actor, now)
+    return changes
+
+
+def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) -> None:
+    """Apply changes, give each the next sequence value, and write history and audit entries."""
+    if not changes:
+        return
+    first = reserve_sequences(session, len(changes))
+    events, audits = [], []
+    for offset, change in enumerate(changes):
+        indicator = change.indicator
+        previous = indicator.status
+        indicator.sequence = first + offset
+        indicator.origin_version = indicator.sequence
+        indicator.status = change.status
+        indicator.exported = is_exported(change.status, indicator.foreign)
+        indicator.removal_reason = change.reason
+        indicator.risk = change.risk
+        indicator.updated_at = now
+        if change.status == "listed" and previous != "disputed":
+            indicator.listed_at = now
+        if change.status == "delisted":
+            indicator.delisted_at = now
+        if change.status not in ("listed", "disputed"):
+            indicator.expires_at = None
+        events.append(
+            {
+                "indicator_id": indicator.id,
+                "sequence": indicator.sequence,
+                "at": now,
+                "from_status": previous,
+                "to_status": change.status,
+                "risk": change.risk,
+                "reason": change.why,
+                "organisation_name": actor.organisation_name,
+            }
+        )
+        if previous != change.status:
+            audits.append(
+                {
+                    "at": now,
+                    "organisation_id": actor.organisation_id,
+                    "organisation_name": actor.organisation_name,
+                    "key_id": actor.key_id,
+                    "action": f"indicator.{change.status}",
+                    "target": f"indicator:{indicator.id}",
+                    "outcome": "ok",
+                    "details": {
+                        "kind": indicator.kind,
+                        "value": indicator.value,
+                        "from": previous,
+                        "to": change.status,
+                        "reason": change.why,
+                        "removal_reason": change.reason,
+                        "sequence": indicator.sequence,
+                    },
+                }
+            )
+    session.flush()
+    session.execute(insert(IndicatorEvent), events)
+    if audits:
+        session.execute(insert(AuditEntry), audits)
+
+
+def restamp(session: Session, changes: list[dict], now: datetime, why: str) -> None:
+    """Give merged-view changes (a peer's contribution) the next local sequence values.
+
+    Each change names an indicator `id` with its new `foreign` and `exported` values (and its
+    unchanged `status` and `risk` for the history row). The own-origin version is left alone:
+    this node's peers are sent only its own changes.
+    """
+    if not changes:
+        return
+    first = reserve_sequences(session, len(changes))
+    updates, events = [], []
+    for offset, change in enumerate(changes):
+        sequence = first + offset
+        updates.append(
+            {
+                "id": change["id"],
+                "foreign": change["foreign"],
+                "exported": change["exported"],
+                "sequence": sequence,
+                "updated_at": now,
+            }
+        )
+        events.append(
+            {
+                "indicator_id": change["id"],
+                "sequence": sequence,
+                "at": now,
+                "from_status": change["status"],
+                "to_status": change["status"],
+                "risk": change["risk"],
+                "reason": why,
+                "organisation_name": None,
+            }
+        )
+    session.execute(update(Indicator), updates)
+    session.execute(insert(IndicatorEvent), events)

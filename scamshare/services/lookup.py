@@ -1,0 +1,217 @@
+"""Looking values up: normalise with the caller's country, then one indexed query per batch.
+
+Lookups are far more frequent than anything else a node serves, so they are counted in memory
+and written in batches (one counter row per day and one audit entry per organisation per
+flush) instead of one audit entry each, which would also take SQLite's write lock per lookup.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from scamshare import normalise as norm
+from scamshare.errors import Invalid
+from scamshare.models import EXPORTED_STATUSES, Counter, Indicator
+from scamshare.services import audit, lifecycle
+from scamshare.services.audit import Actor
+from scamshare.services.blocklist import origins_of, parse_origins
+
+DEFAULT_KIND = "phone"  # "kind optional for phone numbers": a bare value is read as a number
+MAX_VALUES = 1000
+
+
+def _columns(country: str) -> tuple:
+    """What a lookup reads of an indicator."""
+    return (
+        Indicator.kind,
+        Indicator.value,
+        Indicator.status,
+        Indicator.removal_reason,
+        Indicator.risk,
+        Indicator.category_counts,
+        Indicator.report_count,
+        Indicator.org_count,
+        Indicator.country_count,
+        Indicator.first_reported_at,
+        Indicator.last_reported_at,
+        Indicator.expires_at,
+        origins_of(country).label("origins"),
+    )
+
+
+def canonical(value: str, kind: str | None, region: str, field: str, index: int | None = None):
+    """Normalise one looked-up value, or raise Invalid naming the field and the reason."""
+    try:
+        return norm.normalise(kind or DEFAULT_KIND, value, region)
+    except norm.NormalisationError as error:
+        entry = {"field": field, "reason": error.reason, "message": error.message}
+        if index is not None:
+            entry["index"] = index
+        raise Invalid(
+            f"{field}: {error.message}", code="not_normalisable", errors=[entry]
+        ) from None
+
+
+def _found(row) -> dict[str, Any]:
+    """The lookup result of a value the node knows."""
+    return {
+        "kind": row.kind,
+        "value": row.value,
+        "status": row.status,
+        "listed": row.status in EXPORTED_STATUSES,
+        "removal_reason": row.removal_reason,
+        "risk": row.risk,
+        "categories": sorted(row.category_counts),
+        "counts": {
+            "reports": row.report_count,
+            "organisations": row.org_count,
+            "countries": row.country_count,
+            "categories": dict(sorted(row.category_counts.items())),
+        },
+        "first_reported": row.first_reported_at,
+        "last_reported": row.last_reported_at,
+        "expires_at": row.expires_at,
+        "disputed": row.status == "disputed",
+        "origins": parse_origins(row.origins),
+    }
+
+
+def _unknown(asked: norm.Normalised) -> dict[str, Any]:
+    """The lookup result of a value the node has never seen."""
+    return {
+        "kind": asked.kind,
+        "value": asked.value,
+        "status": "unknown",
+        "listed": False,
+        "removal_reason": None,
+        "risk": None,
+        "categories": [],
+        "counts": {"reports": 0, "organisations": 0, "countries": 0, "categories": {}},
+        "first_reported": None,
+        "last_reported": None,
+        "expires_at": None,
+        "disputed": False,
+        "origins": [],
+    }
+
+
+@functools.cache
+def _one_query(country: str) -> Select:
+    """The single-value lookup, built once per country: building it costs more than running it."""
+    return select(*_columns(country)).where(
+        Indicator.kind == bindparam("kind"), Indicator.value == bindparam("value")
+    )
+
+
+def lookup(session: Session, value: str, kind: str | None, region: str, country: str) -> dict:
+    """Look one value up with one indexed query."""
+    asked = canonical(value, kind, region, "value")
+    # Core execution: the ORM's result machinery would double the cost of a lookup.
+    row = (
+        session.connection()
+        .execute(_one_query(country), {"kind": asked.kind, "value": asked.value})
+        .one_or_none()
+    )
+    return _found(row) if row is not None else _unknown(asked)
+
+
+def lookup_many(session: Session, items: list[dict], region: str, country: str) -> list[dict]:
+    """Look up to MAX_VALUES values up, answering in the order asked, each with its input."""
+    asked = []
+    errors = []
+    for index, item in enumerate(items):
+        try:
+            asked.append(canonical(item["value"], item.get("kind"), region, "value", index))
+        except Invalid as error:
+            errors.extend({**entry, "field": f"values.{index}.value"} for entry in error.errors)
+    if errors:
+        raise Invalid(
+            f"{len(errors)} of {len(items)} values cannot be read: "
+            + "; ".join(f"{e['index']}: {e['reason']}" for e in errors[:5]),
+            code="not_normalisable",
+            errors=errors,
+        )
+    keys = sorted({(a.kind, a.value) for a in asked})
+    rows = {}
+    for part in lifecycle.chunks(keys):
+        query = select(*_columns(country)).where(tuple_(Indicator.kind, Indicator.value).in_(part))
+        for row in session.execute(query):
+            rows[(row.kind, row.value)] = row
+    results = []
+    for item, normalised in zip(items, asked, strict=True):
+        row = rows.get((normalised.kind, normalised.value))
+        result = _found(row) if row is not None else _unknown(normalised)
+        results.append({"input": item["value"], **result})
+    return results
+
+
+# --- counting ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """Lookups counted in this process since the last flush, per organisation."""
+
+    interval: float
+    lock: threading.Lock
+    counts: dict[tuple[int, str], list[int]]
+    since: float
+
+    @classmethod
+    def start(cls, interval: float) -> Tally:
+        """A fresh tally that asks to be flushed every `interval` seconds."""
+        return cls(interval, threading.Lock(), defaultdict(lambda: [0, 0]), time.monotonic())
+
+    def add(self, organisation_id: int, organisation_name: str, values: int) -> bool:
+        """Count one lookup request of some values; say whether a flush is due."""
+        with self.lock:
+            entry = self.counts[(organisation_id, organisation_name)]
+            entry[0] += 1
+            entry[1] += values
+            return time.monotonic() - self.since >= self.interval
+
+    def drain(self) -> dict[tuple[int, str], list[int]]:
+        """Take the counts so far and start counting afresh."""
+        with self.lock:
+            counts, self.counts = self.counts, defaultdict(lambda: [0, 0])
+            self.since = time.monotonic()
+            return dict(counts)
+
+
+def flush_counts(session: Session, counts: dict[tuple[int, str], list[int]], now: datetime) -> None:
+    """Add drained counts to today's lookup counter and audit one entry per organisation."""
+    if not counts:
+        return
+    requests = sum(entry[0] for entry in counts.values())
+    dialect_insert = (
+        postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    )
+    statement = dialect_insert(Counter).values(name=f"lookups:{now:%Y-%m-%d}", value=requests)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"value": Counter.value + statement.excluded.value}
+        )
+    )
+    for (organisation_id, organisation_name), (lookups, values) in sorted(counts.items()):
+        audit.record(
+            session,
+            Actor(organisation_id, organisation_name),
+            "lookup.count",
+            details={"lookups": lookups, "values": values},
+        )
+
+
+def lookups_on(session: Session, day: datetime) -> int:
+    """How many lookup requests were counted (and flushed) on one UTC day."""
+    name = f"lookups:{day:%Y-%m-%d}"
+    return session.scalar(select(Counter.value).where(Counter.name == name)) or 0

@@ -1,0 +1,157 @@
+"""Checking an SMS against the node's indicators: its template, near-duplicates and contents.
+
+Verdict rule:
+- `block` when any exact match (the message template, or a URL, domain, phone number or sender
+  ID in the text or given as sender) is `listed` and one of its origins' local policy is block;
+- `warn` when nothing blocks but a match is `disputed`, a listed match's origins are all warn,
+  or the template is a near-duplicate (similarity at or above SIMILARITY_THRESHOLD, not equal)
+  of a listed or disputed template;
+- `allow` otherwise. Values that are only reported, or expired, delisted or protected, are no
+  match: a single unverified report never blocks anyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from scamshare import normalise as norm
+from scamshare.errors import Invalid
+from scamshare.models import EXPORTED_STATUSES, Indicator, MessageBand
+from scamshare.services import lifecycle
+from scamshare.services.blocklist import origins_of, parse_origins
+
+MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
+
+
+def _normalise(kind: str, value: str, region: str, field: str) -> norm.Normalised:
+    """Normalise one part of the request, or raise Invalid naming the field."""
+    try:
+        return norm.normalise(kind, value, region)
+    except norm.NormalisationError as error:
+        raise Invalid(
+            f"{field}: {error.message}",
+            code="not_normalisable",
+            errors=[{"field": field, "reason": error.reason, "message": error.message}],
+        ) from None
+
+
+def _wanted(message: norm.Normalised, sender, number) -> dict[tuple[str, str], list[str]]:
+    """Every (kind, value) to look up exactly, with where each was found."""
+    wanted: dict[tuple[str, str], list[str]] = {("message", message.value): ["text"]}
+
+    def add(kind: str, value: str, source: str) -> None:
+        """Note one value and its source once."""
+        sources = wanted.setdefault((kind, value), [])
+        if source not in sources:
+            sources.append(source)
+
+    for found in message.facts.get("extracted", []):
+        add(found["kind"], found["value"], "text")
+        if found["kind"] == "url":
+            domain = norm.normalise("url", found["value"]).facts.get("domain")
+            if domain:
+                add("domain", domain, "text")
+    for given, source in ((sender, "sender"), (number, "number")):
+        if given is not None:
+            add(given.kind, given.value, source)
+    return wanted
+
+
+def _match(row, sources: list[str], similarity: float | None = None) -> dict[str, Any]:
+    """One matching indicator and what it asks the operator to do."""
+    origins = parse_origins(row.origins)
+    if similarity is not None or row.status != "listed":
+        action = "warn"
+    else:
+        action = "block" if any(o["policy"] == "block" for o in origins) else "warn"
+    if row.kind == "message":
+        match = "template" if similarity is None else "similar_template"
+    else:
+        match = row.kind
+    return {
+        "match": match,
+        "sources": sources,
+        "kind": row.kind,
+        "value": row.value,
+        "status": row.status,
+        "risk": row.risk,
+        "categories": sorted(row.category_counts),
+        "origins": origins,
+        "similarity": similarity,
+        "action": action,
+    }
+
+
+def check(
+    session: Session,
+    text: str,
+    *,
+    sender: str | None,
+    number: str | None,
+    region: str,
+    country: str,
+) -> dict[str, Any]:
+    """Return the verdict on one SMS with every match that led to it."""
+    message = _normalise("message", text, region, "text")
+    given_sender = _normalise("sender_id", sender, region, "sender") if sender else None
+    given_number = _normalise("phone", number, region, "number") if number else None
+    wanted = _wanted(message, given_sender, given_number)
+    columns = (
+        Indicator.id,
+        Indicator.kind,
+        Indicator.value,
+        Indicator.status,
+        Indicator.risk,
+        Indicator.category_counts,
+        origins_of(country).label("origins"),
+    )
+    matches = []
+    for part in lifecycle.chunks(sorted(wanted)):
+        query = select(*columns).where(
+            tuple_(Indicator.kind, Indicator.value).in_(part),
+            Indicator.status.in_(EXPORTED_STATUSES),
+        )
+        for row in session.execute(query):
+            matches.append(_match(row, wanted[(row.kind, row.value)]))
+    matches.extend(_similar(session, message, columns))
+    actions = {match["action"] for match in matches}
+    verdict = "block" if "block" in actions else "warn" if actions else "allow"
+    order = {"template": 0, "similar_template": 1}
+    matches.sort(key=lambda m: (order.get(m["match"], 2), -(m["similarity"] or 0), m["value"]))
+    return {
+        "verdict": verdict,
+        "fingerprint": message.value,
+        "template": message.facts["template"],
+        "matches": matches,
+    }
+
+
+def _similar(session: Session, message: norm.Normalised, columns: tuple) -> list[dict]:
+    """Listed or disputed templates that share a signature band and are similar enough."""
+    bands = message.facts.get("bands") or []
+    if not bands:
+        return []
+    candidates = (
+        select(MessageBand.indicator_id).where(MessageBand.band.in_(bands)).distinct().subquery()
+    )
+    query = (
+        select(*columns, Indicator.facts)
+        .join(candidates, candidates.c.indicator_id == Indicator.id)
+        .where(
+            Indicator.kind == "message",
+            Indicator.value != message.value,
+            Indicator.status.in_(EXPORTED_STATUSES),
+        )
+    )
+    signature = message.facts["signature"]
+    similar = []
+    for row in session.execute(query):
+        theirs = row.facts.get("signature")
+        score = norm.similarity(signature, theirs) if theirs else 0.0
+        if score >= norm.SIMILARITY_THRESHOLD:
+            similar.append(_match(row, ["text"], round(score, 4)))
+    similar.sort(key=lambda m: -m["similarity"])
+    return similar[:MAX_SIMILAR]

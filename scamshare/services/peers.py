@@ -1,0 +1,96 @@
+"""The peer registry: other member states' nodes, their keys, policies and sync health."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scamshare.config import MEMBER_STATES
+from scamshare.errors import Conflict, Invalid, NotFound
+from scamshare.federation.identity import decode_public
+from scamshare.models import POLICIES, Indicator, Peer
+from scamshare.services import audit
+
+
+def add_peer(
+    session: Session,
+    actor: audit.Actor,
+    *,
+    node_id: str,
+    country: str,
+    url: str,
+    public_key: str,
+    policy: str = "block",
+    own_node_id: str,
+) -> Peer:
+    """Register a peer node after checking every field."""
+    country = country.upper()
+    problems = []
+    if country not in MEMBER_STATES:
+        problems.append(("country", "not_allowed", f"{country!r} is not a member state"))
+    if policy not in POLICIES:
+        problems.append(("policy", "not_allowed", "policy is block or warn"))
+    if not url.startswith(("http://", "https://")):
+        problems.append(("url", "invalid", "the peer URL must start with http:// or https://"))
+    if node_id == own_node_id:
+        problems.append(("node_id", "is_self", "a node cannot peer with itself"))
+    try:
+        decode_public(public_key)
+    except ValueError as error:
+        problems.append(("public_key", "invalid", str(error)))
+    if problems:
+        raise Invalid(
+            "; ".join(message for _, _, message in problems),
+            errors=[{"field": f, "reason": r, "message": m} for f, r, m in problems],
+        )
+    if session.scalars(select(Peer).where(Peer.node_id == node_id)).first():
+        raise Conflict(f"A peer {node_id!r} is already registered.", code="duplicate_peer")
+    peer = Peer(
+        node_id=node_id,
+        country=country,
+        url=url.rstrip("/"),
+        public_key=public_key.strip(),
+        policy=policy,
+    )
+    session.add(peer)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "peer.add",
+        target=f"peer:{node_id}",
+        details={"country": country, "url": peer.url, "policy": policy},
+    )
+    return peer
+
+
+def get_peer(session: Session, node_id: str) -> Peer:
+    """Find a peer by node id."""
+    peer = session.scalars(select(Peer).where(Peer.node_id == node_id)).first()
+    if peer is None:
+        raise NotFound(f"No peer {node_id!r} is registered on this node.")
+    return peer
+
+
+def list_peers(session: Session) -> list[Peer]:
+    """Every peer, by node id."""
+    return list(session.scalars(select(Peer).order_by(Peer.node_id)))
+
+
+def remove_peer(session: Session, actor: audit.Actor, node_id: str) -> None:
+    """Forget a peer: nothing more is pushed to it or accepted from it."""
+    peer = get_peer(session, node_id)
+    session.delete(peer)
+    audit.record(session, actor, "peer.remove", target=f"peer:{node_id}")
+
+
+def policies(session: Session) -> dict[str, str]:
+    """How this node treats each origin country's listings (block or warn)."""
+    return dict(session.execute(select(Peer.country, Peer.policy)).all())
+
+
+def lag(session: Session, peer: Peer) -> int:
+    """How many own-origin contributions the peer has not acknowledged yet."""
+    return session.scalar(
+        select(func.count()).select_from(Indicator).where(Indicator.origin_version > peer.cursor)
+    )

@@ -1,0 +1,73 @@
+"""Looking values up: one in the query string, or up to 1,000 in a body, and what comes back."""
+
+from marshmallow import Schema, fields, validate
+
+from schemas.blocklist import OriginSchema
+from schemas.reports import KINDS
+
+MAX_VALUES = 1000
+STATUSES = ("unknown", "reported", "listed", "disputed", "delisted", "expired", "protected")
+
+
+class LookupQuerySchema(Schema):
+    """One value to look up."""
+
+    value = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=5000),
+        metadata={"description": "As seen; read with the caller's country as region"},
+    )
+    kind = fields.String(
+        validate=validate.OneOf(KINDS), metadata={"description": "Optional for phone numbers"}
+    )
+
+
+class LookupBatchSchema(Schema):
+    """Up to 1,000 values to look up at once."""
+
+    values = fields.List(
+        fields.Nested(LookupQuerySchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_VALUES),
+    )
+
+
+class LookupCountsSchema(Schema):
+    """How much evidence the node holds on a value."""
+
+    reports = fields.Integer(required=True)
+    organisations = fields.Integer(required=True)
+    countries = fields.Integer(required=True)
+    categories = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class LookupResultSchema(Schema):
+    """What the node knows of one value; status `unknown` when it has never seen it."""
+
+    kind = fields.String(required=True)
+    value = fields.String(required=True, metadata={"description": "The canonical value"})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    listed = fields.Boolean(
+        required=True, metadata={"description": "In the blocklist (listed or disputed)"}
+    )
+    removal_reason = fields.String(allow_none=True, required=True)
+    risk = fields.String(allow_none=True, required=True)
+    categories = fields.List(fields.String(), required=True)
+    counts = fields.Nested(LookupCountsSchema, required=True)
+    first_reported = fields.AwareDateTime(allow_none=True, required=True)
+    last_reported = fields.AwareDateTime(allow_none=True, required=True)
+    expires_at = fields.AwareDateTime(allow_none=True, required=True)
+    disputed = fields.Boolean(required=True, metadata={"description": "Under appeal"})
+    origins = fields.List(fields.Nested(OriginSchema), required=True)
+
+
+class LookupBatchItemSchema(LookupResultSchema):
+    """One looked-up value with the input it answers."""
+
+    input = fields.String(required=True)
+
+
+class LookupBatchResultSchema(Schema):
+    """The answers, in the order of the values asked."""
+
+    items = fields.List(fields.Nested(LookupBatchItemSchema), required=True)
