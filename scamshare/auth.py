@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
 }
 
 KEY_PREFIX = "ss"
+_monotonic = time.monotonic  # the key cache's clock; tests move it
 
 
 @dataclass(frozen=True)
@@ -80,29 +82,72 @@ def authenticate(header: str | None) -> Caller:
             code="invalid_key",
         )
     _, key_id, secret = parts
+    record = _key_record(key_id)
+    if record is None or not hmac.compare_digest(record.secret_hash, hash_secret(secret)):
+        raise Unauthorised("The API key is not valid on this node.", code="invalid_key")
+    if record.revoked_at is not None:
+        raise Unauthorised(
+            f"The API key {key_id} was revoked at {record.revoked_at.isoformat()}.",
+            code="revoked_key",
+        )
+    _touch(key_id, record)
+    return record.caller
+
+
+@dataclass
+class _KeyRecord:
+    """What authentication needs of one key, as read from the database at `read_at`."""
+
+    secret_hash: str
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    caller: Caller
+    read_at: float
+
+
+def _key_record(key_id: str) -> _KeyRecord | None:
+    """Read a key, or take it from this process's cache while it is fresh.
+
+    Lookups are the node's hot path; re-reading the key on every request doubled their cost.
+    A revocation through this process forgets the key at once; one made elsewhere (another
+    worker, the CLI) takes effect within SCAMSHARE_KEY_CACHE_SECONDS.
+    """
+    cache: dict[str, _KeyRecord] = current_app.extensions.setdefault("scamshare.keys", {})
+    ttl = current_app.config["KEY_CACHE_SECONDS"]
+    cached = cache.get(key_id)
+    if cached is not None and _monotonic() - cached.read_at < ttl:
+        return cached
     # Its own short read, so that the request's transaction (and its write lock) starts later.
     with db.reader() as session:
         key = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).one_or_none()
-        if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
-            raise Unauthorised("The API key is not valid on this node.", code="invalid_key")
-        if key.revoked_at is not None:
-            raise Unauthorised(
-                f"The API key {key_id} was revoked at {key.revoked_at.isoformat()}.",
-                code="revoked_key",
-            )
+        if key is None:
+            cache.pop(key_id, None)
+            return None
         org = key.organisation
-        caller = Caller(org.id, org.name, org.role, org.country, key.key_id)
-        last_used_at = key.last_used_at
-    _touch(key_id, last_used_at)
-    return caller
+        record = _KeyRecord(
+            key.secret_hash,
+            key.revoked_at,
+            key.last_used_at,
+            Caller(org.id, org.name, org.role, org.country, key.key_id),
+            _monotonic(),
+        )
+    if ttl > 0:
+        cache[key_id] = record
+    return record
 
 
-def _touch(key_id: str, last_used_at: datetime | None) -> None:
+def forget(key_id: str) -> None:
+    """Drop a key from this process's cache (after revoking it here)."""
+    current_app.extensions.setdefault("scamshare.keys", {}).pop(key_id, None)
+
+
+def _touch(key_id: str, record: _KeyRecord) -> None:
     """Record the key's last use, at most once a minute, in its own short transaction."""
     now = utcnow()
     stale = timedelta(seconds=current_app.config["KEY_TOUCH_SECONDS"])
-    if last_used_at is not None and now - last_used_at < stale:
+    if record.last_used_at is not None and now - record.last_used_at < stale:
         return
+    record.last_used_at = now
     with db.transaction(current_app._get_current_object()) as session:
         session.execute(update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=now))
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from scamshare import db
 from scamshare.api.common import actor
-from scamshare.auth import requires
+from scamshare.auth import forget, requires
 from scamshare.services import organisations as service
 from schemas.organisations import (
     IssuedKeySchema,
@@ -75,4 +75,5 @@ def revoke_key(key_id: str):
     session = db.session()
     record = service.revoke_key(session, actor(), key_id)
     session.commit()
+    forget(key_id)
     return record

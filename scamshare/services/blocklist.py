@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import reduce
+from typing import Any
 
 import phonenumbers
 from sqlalchemy import String, and_, case, func, literal, literal_column, or_, select, type_coerce
@@ -27,7 +28,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from scamshare.errors import Invalid
 from scamshare.models import CATEGORIES, EXPORTED_STATUSES, RISKS, Indicator
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit, lifecycle, peers
 from scamshare.services.audit import Actor
 
 FORMATS = ("csv", "json", "ndjson", "txt")
@@ -223,13 +224,91 @@ def _json_item(row, delta: bool) -> str:
 # --- origins -------------------------------------------------------------------------------------
 
 
-def origins_of(country: str) -> ColumnElement[str]:
+def origins_of(country: str, sql: _Sql, policies: dict[str, str]) -> ColumnElement[str]:
     """Each indicator's origins with the local policy for each, as SQL text `CC:policy;...`.
 
-    Until federation lands every indicator is this node's own, which its operators block;
-    federation replaces the constant with the origins it stored for each indicator.
+    This node is an origin when it lists or disputes the value itself; every peer origin whose
+    contribution lists or disputes it is another, with the policy this node set for that peer.
     """
-    return type_coerce(literal(f"{country}:{OWN_POLICY}"), String)
+    own = f"CASE WHEN indicators.status IN {_EXPORTED_SQL} THEN '{_safe(country)}:{OWN_POLICY}' END"
+    peer = sql.entry("country")
+    policy = " ".join(
+        f"WHEN {peer} = '{_safe(cc)}' THEN '{_safe(rule)}'" for cc, rule in sorted(policies.items())
+    )
+    policy = f"CASE {policy} ELSE 'block' END" if policy else "'block'"
+    foreign = (
+        f"(SELECT {sql.aggregate(f'{peer} || {chr(39)}:{chr(39)} || {policy}')} "
+        f"FROM {sql.entries()} WHERE {sql.entry('status')} IN {_EXPORTED_SQL})"
+    )
+    text = (
+        f"CASE WHEN {sql.no_foreign()} THEN COALESCE({own}, '') "
+        f"ELSE COALESCE({own} || ';', '') || COALESCE({foreign}, '') END"
+    )
+    return literal_column(text, String)
+
+
+def status_of(sql: _Sql) -> ColumnElement[str]:
+    """The status operators see: this node's own, or else the strongest of its peer origins'."""
+    exists = "EXISTS (SELECT 1 FROM {entries} WHERE {status} = '{wanted}')"
+    listed = exists.format(entries=sql.entries(), status=sql.entry("status"), wanted="listed")
+    disputed = exists.format(entries=sql.entries(), status=sql.entry("status"), wanted="disputed")
+    return literal_column(
+        f"CASE WHEN indicators.status IN {_EXPORTED_SQL} OR {sql.no_foreign()} "
+        f"THEN indicators.status WHEN {listed} THEN 'listed' WHEN {disputed} THEN 'disputed' "
+        "ELSE indicators.status END",
+        String,
+    )
+
+
+def risk_of(sql: _Sql) -> ColumnElement[str]:
+    """The risk operators see: this node's own, or else the highest of its peer origins'."""
+    rank = " ".join(f"WHEN '{tier}' THEN {n}" for n, tier in enumerate(RISKS))
+    highest = (
+        f"(SELECT {sql.entry('risk')} FROM {sql.entries()} "
+        f"WHERE {sql.entry('status')} IN {_EXPORTED_SQL} "
+        f"ORDER BY CASE {sql.entry('risk')} {rank} END DESC LIMIT 1)"
+    )
+    return literal_column(
+        f"CASE WHEN indicators.status IN {_EXPORTED_SQL} OR {sql.no_foreign()} "
+        f"THEN indicators.risk ELSE COALESCE({highest}, indicators.risk) END",
+        String,
+    )
+
+
+def foreign_reason(sql: _Sql) -> ColumnElement[str]:
+    """Why a peer origin removed the value, for values only a peer had exported."""
+    return literal_column(
+        f"(SELECT {sql.entry('removal_reason')} FROM {sql.entries()} "
+        f"WHERE {sql.entry('status')} = 'removed' LIMIT 1)",
+        String,
+    )
+
+
+_EXPORTED_SQL = "(" + ", ".join(f"'{status}'" for status in EXPORTED_STATUSES) + ")"
+
+
+def _safe(text: str) -> str:
+    """Refuse anything but the codes inlined into SQL (countries and policies)."""
+    if not text.isalnum() or not text.isascii():
+        raise ValueError(f"{text!r} cannot be inlined into SQL")
+    return text
+
+
+def merged(row, country: str, policies: dict[str, str]) -> dict[str, Any]:
+    """The merged view of one indicator row (own fields plus `foreign`), as operators see it."""
+    own = row.status in EXPORTED_STATUSES
+    peers = [entry for entry in row.foreign if entry["status"] in EXPORTED_STATUSES]
+    origins = [{"country": country, "policy": OWN_POLICY}] if own else []
+    origins += [
+        {"country": entry["country"], "policy": policies.get(entry["country"], "block")}
+        for entry in peers
+    ]
+    if own or not peers:
+        status, risk = row.status, row.risk
+    else:
+        status = "listed" if any(e["status"] == "listed" for e in peers) else "disputed"
+        risk = max((e["risk"] for e in peers), key=RISKS.index)
+    return {"status": status, "risk": risk, "origins": origins, "peers": peers}
 
 
 def parse_origins(text: str | None) -> list[dict[str, str]]:
@@ -261,6 +340,32 @@ class _Sql:
             # than strftime, which parses it first.
             sql = f"replace(substr({name}, 1, 19), ' ', 'T') || 'Z'"
         return _coalesce(literal_column(sql, String))
+
+    def entries(self) -> str:
+        """A FROM item over the indicator's peer-origin entries, each as `f.value`."""
+        if self.postgres:
+            return 'json_array_elements(indicators."foreign") AS f(value)'
+        return 'json_each(indicators."foreign") AS f'
+
+    def entry(self, name: str) -> str:
+        """One text field of a peer-origin entry."""
+        if self.postgres:
+            return f"(f.value ->> '{name}')"
+        return f"json_extract(f.value, '$.{name}')"
+
+    def aggregate(self, expression: str) -> str:
+        """Join texts with `;`."""
+        return (
+            f"string_agg({expression}, ';')"
+            if self.postgres
+            else f"group_concat({expression}, ';')"
+        )
+
+    def no_foreign(self) -> str:
+        """Whether no peer origin ever contributed to the value (the common, cheap case)."""
+        if self.postgres:
+            return 'json_array_length(indicators."foreign") = 0'
+        return "indicators.\"foreign\" = '[]'"
 
     def categories(self) -> ColumnElement[str]:
         """The category names of an indicator, sorted, joined with `;`.
@@ -343,12 +448,12 @@ def _phone_condition(filters: Filters) -> ColumnElement[bool] | None:
 
 
 def _current_match(
-    filters: Filters, origins: ColumnElement[str], status=Indicator.status
+    filters: Filters, origins: ColumnElement[str], status, risk
 ) -> ColumnElement[bool]:
     """Whether an indicator belongs in the filtered snapshot now (fields that can change)."""
     conditions = [status.in_(filters.statuses or EXPORTED_STATUSES)]
     if filters.min_risk:
-        conditions.append(Indicator.risk.in_(_risks_from(filters.min_risk)))
+        conditions.append(risk.in_(_risks_from(filters.min_risk)))
     if filters.categories:
         conditions.append(
             or_(*(Indicator.category_counts[name].as_integer() > 0 for name in filters.categories))
@@ -402,13 +507,15 @@ def _query_error(name: str, reason: str, message: str) -> dict:
 # --- statements ---------------------------------------------------------------------------------
 
 
-def _rendered(sql: _Sql, fmt: str, delta: bool, match, origins) -> list[ColumnElement]:
+def _rendered(
+    sql: _Sql, fmt: str, delta: bool, match, origins, status, risk
+) -> list[ColumnElement]:
     """The selected columns: one finished line for csv and txt, text fields for JSON formats."""
     action = case((match, "upsert"), else_="remove")
     reason = case(
         (match, ""),
-        (Indicator.status.in_(EXPORTED_STATUSES), "filtered"),
-        else_=_coalesce(Indicator.removal_reason, "not_listed"),
+        (status.in_(EXPORTED_STATUSES), "filtered"),
+        else_=_coalesce(func.coalesce(Indicator.removal_reason, foreign_reason(sql)), "not_listed"),
     )
     if fmt == "txt":
         if delta:
@@ -417,8 +524,8 @@ def _rendered(sql: _Sql, fmt: str, delta: bool, match, origins) -> list[ColumnEl
     fields = [
         Indicator.kind,
         Indicator.value,
-        Indicator.status,
-        Indicator.risk,
+        status,
+        risk,
         sql.categories(),
         origins,
         sql.iso(Indicator.first_reported_at),
@@ -447,14 +554,21 @@ def _rank() -> ColumnElement[int]:
 
 
 def build_statement(
-    dialect: str, fmt: str, filters: Filters, country: str, since: int | None, cursor: int
+    dialect: str,
+    fmt: str,
+    filters: Filters,
+    country: str,
+    since: int | None,
+    cursor: int,
+    policies: dict[str, str] | None = None,
 ) -> Select:
     """The one SELECT that renders a full list or a delta with its filters."""
     sql = _Sql(dialect)
-    origins = origins_of(country)
-    match = _current_match(filters, origins)
+    origins = origins_of(country, sql, policies or {})
+    status, risk = status_of(sql), risk_of(sql)
+    match = _current_match(filters, origins, status, risk)
     delta = since is not None
-    statement = select(*_rendered(sql, fmt, delta, match, origins)).where(
+    statement = select(*_rendered(sql, fmt, delta, match, origins, status, risk)).where(
         *_fixed_conditions(filters)
     )
     if delta:
@@ -464,12 +578,11 @@ def build_statement(
             Indicator.sequence
         )
     if dialect == "sqlite":
-        # Through the status index SQLite would sort a million rows by id; a unary plus keeps
-        # the index out, so it scans the table, which is in id order already.
-        plus = literal_column("+indicators.status", String)
-        statement = statement.where(_current_match(filters, origins, status=plus))
+        # Through the index SQLite would sort a million rows by id; a unary plus keeps the
+        # index out, so it scans the table, which is in id order already.
+        statement = statement.where(literal_column("+indicators.exported") == 1, match)
     else:
-        statement = statement.where(match)
+        statement = statement.where(Indicator.exported.is_(True), match)
     if filters.limit is not None:
         return statement.order_by(
             _rank().desc(), Indicator.last_reported_at.desc(), Indicator.id
@@ -500,7 +613,9 @@ def open_download(
             errors=[_query_error("since", "cursor_ahead", f"at most {cursor}")],
         )
     dialect = session.bind.dialect.name
-    statement = build_statement(dialect, fmt, filters, country, since, cursor)
+    statement = build_statement(
+        dialect, fmt, filters, country, since, cursor, peers.policies(session)
+    )
     pages = None
     if fmt in ("csv", "txt") and filters.limit is None:
         key = Indicator.sequence if since is not None else Indicator.id

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scamshare import normalise as norm
 from scamshare.errors import Invalid
 from scamshare.models import EXPORTED_STATUSES, Counter, Indicator
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit, lifecycle, peers
 from scamshare.services.audit import Actor
-from scamshare.services.blocklist import origins_of, parse_origins
+from scamshare.services.blocklist import merged
 
 DEFAULT_KIND = "phone"  # "kind optional for phone numbers": a bare value is read as a number
 MAX_VALUES = 1000
@@ -45,7 +45,7 @@ def _columns(country: str) -> tuple:
         Indicator.first_reported_at,
         Indicator.last_reported_at,
         Indicator.expires_at,
-        origins_of(country).label("origins"),
+        Indicator.foreign,
     )
 
 
@@ -62,15 +62,16 @@ def canonical(value: str, kind: str | None, region: str, field: str, index: int 
         ) from None
 
 
-def _found(row) -> dict[str, Any]:
-    """The lookup result of a value the node knows."""
+def _found(row, country: str, policies: dict[str, str]) -> dict[str, Any]:
+    """The lookup result of a value the node knows (its merged view with every peer origin)."""
+    view = merged(row, country, policies)
     return {
         "kind": row.kind,
         "value": row.value,
-        "status": row.status,
-        "listed": row.status in EXPORTED_STATUSES,
+        "status": view["status"],
+        "listed": view["status"] in EXPORTED_STATUSES,
         "removal_reason": row.removal_reason,
-        "risk": row.risk,
+        "risk": view["risk"],
         "categories": sorted(row.category_counts),
         "counts": {
             "reports": row.report_count,
@@ -81,8 +82,8 @@ def _found(row) -> dict[str, Any]:
         "first_reported": row.first_reported_at,
         "last_reported": row.last_reported_at,
         "expires_at": row.expires_at,
-        "disputed": row.status == "disputed",
-        "origins": parse_origins(row.origins),
+        "disputed": view["status"] == "disputed",
+        "origins": view["origins"],
     }
 
 
@@ -122,7 +123,9 @@ def lookup(session: Session, value: str, kind: str | None, region: str, country:
         .execute(_one_query(country), {"kind": asked.kind, "value": asked.value})
         .one_or_none()
     )
-    return _found(row) if row is not None else _unknown(asked)
+    if row is None:
+        return _unknown(asked)
+    return _found(row, country, peers.policies(session))
 
 
 def lookup_many(session: Session, items: list[dict], region: str, country: str) -> list[dict]:
@@ -143,14 +146,15 @@ def lookup_many(session: Session, items: list[dict], region: str, country: str) 
         )
     keys = sorted({(a.kind, a.value) for a in asked})
     rows = {}
-    for part in lifecycle.chunks(keys):
-        query = select(*_columns(country)).where(tuple_(Indicator.kind, Indicator.value).in_(part))
+    for kind, part in lifecycle.by_kind(keys):
+        query = select(*_columns(country)).where(Indicator.kind == kind, Indicator.value.in_(part))
         for row in session.execute(query):
             rows[(row.kind, row.value)] = row
     results = []
+    policies = peers.policies(session)
     for item, normalised in zip(items, asked, strict=True):
         row = rows.get((normalised.kind, normalised.value))
-        result = _found(row) if row is not None else _unknown(normalised)
+        result = _found(row, country, policies) if row is not None else _unknown(normalised)
         results.append({"input": item["value"], **result})
     return results
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scamshare import normalise as norm
 from scamshare.errors import Invalid
-from scamshare.models import EXPORTED_STATUSES, Indicator, MessageBand
-from scamshare.services import lifecycle
-from scamshare.services.blocklist import origins_of, parse_origins
+from scamshare.models import Indicator, MessageBand
+from scamshare.services import lifecycle, peers
+from scamshare.services.blocklist import merged
 
 MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
 
@@ -60,10 +60,10 @@ def _wanted(message: norm.Normalised, sender, number) -> dict[tuple[str, str], l
     return wanted
 
 
-def _match(row, sources: list[str], similarity: float | None = None) -> dict[str, Any]:
-    """One matching indicator and what it asks the operator to do."""
-    origins = parse_origins(row.origins)
-    if similarity is not None or row.status != "listed":
+def _match(row, view: dict, sources: list[str], similarity: float | None = None) -> dict[str, Any]:
+    """One matching indicator (with its merged view) and what it asks the operator to do."""
+    origins = view["origins"]
+    if similarity is not None or view["status"] != "listed":
         action = "warn"
     else:
         action = "block" if any(o["policy"] == "block" for o in origins) else "warn"
@@ -76,8 +76,8 @@ def _match(row, sources: list[str], similarity: float | None = None) -> dict[str
         "sources": sources,
         "kind": row.kind,
         "value": row.value,
-        "status": row.status,
-        "risk": row.risk,
+        "status": view["status"],
+        "risk": view["risk"],
         "categories": sorted(row.category_counts),
         "origins": origins,
         "similarity": similarity,
@@ -106,17 +106,25 @@ def check(
         Indicator.status,
         Indicator.risk,
         Indicator.category_counts,
-        origins_of(country).label("origins"),
+        Indicator.removal_reason,
+        Indicator.foreign,
     )
+    policies = peers.policies(session)
+
+    def view(row) -> dict:
+        """The merged view of a matching row."""
+        return merged(row, country, policies)
+
     matches = []
-    for part in lifecycle.chunks(sorted(wanted)):
+    for kind, part in lifecycle.by_kind(wanted):
         query = select(*columns).where(
-            tuple_(Indicator.kind, Indicator.value).in_(part),
-            Indicator.status.in_(EXPORTED_STATUSES),
+            Indicator.kind == kind,
+            Indicator.value.in_(part),
+            Indicator.exported.is_(True),
         )
         for row in session.execute(query):
-            matches.append(_match(row, wanted[(row.kind, row.value)]))
-    matches.extend(_similar(session, message, columns))
+            matches.append(_match(row, view(row), wanted[(row.kind, row.value)]))
+    matches.extend(_similar(session, message, columns, view))
     actions = {match["action"] for match in matches}
     verdict = "block" if "block" in actions else "warn" if actions else "allow"
     order = {"template": 0, "similar_template": 1}
@@ -129,7 +137,7 @@ def check(
     }
 
 
-def _similar(session: Session, message: norm.Normalised, columns: tuple) -> list[dict]:
+def _similar(session: Session, message: norm.Normalised, columns: tuple, view) -> list[dict]:
     """Listed or disputed templates that share a signature band and are similar enough."""
     bands = message.facts.get("bands") or []
     if not bands:
@@ -143,7 +151,7 @@ def _similar(session: Session, message: norm.Normalised, columns: tuple) -> list
         .where(
             Indicator.kind == "message",
             Indicator.value != message.value,
-            Indicator.status.in_(EXPORTED_STATUSES),
+            Indicator.exported.is_(True),
         )
     )
     signature = message.facts["signature"]
@@ -152,6 +160,6 @@ def _similar(session: Session, message: norm.Normalised, columns: tuple) -> list
         theirs = row.facts.get("signature")
         score = norm.similarity(signature, theirs) if theirs else 0.0
         if score >= norm.SIMILARITY_THRESHOLD:
-            similar.append(_match(row, ["text"], round(score, 4)))
+            similar.append(_match(row, view(row), ["text"], round(score, 4)))
     similar.sort(key=lambda m: -m["similarity"])
     return similar[:MAX_SIMILAR]

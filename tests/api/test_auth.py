@@ -124,3 +124,22 @@ def test_every_role_inside_the_matrix_gets_past_authorisation(app, client, keys)
         for role in ROLE_MATRIX[permission]:
             response = client.open(path, method=method, headers=keys[role].headers, json={})
             assert response.status_code not in (401, 403), (method, path, role, response.json)
+
+
+def test_a_key_revoked_elsewhere_stops_working_within_the_cache_period(
+    app, client, keys, monkeypatch
+):
+    """Another worker's revocation is honoured once this worker's cached key is stale."""
+    from scamshare import auth, db
+    from scamshare.services import audit, organisations
+
+    operator = keys["operator"]
+    assert client.get("/api/v1/node", headers=operator.headers).status_code == 200
+    with db.transaction(app) as session:  # as the CLI or another worker would
+        organisations.revoke_key(session, audit.NODE, operator.key_id)
+    assert client.get("/api/v1/node", headers=operator.headers).status_code == 200
+    later = auth._monotonic() + app.config["KEY_CACHE_SECONDS"] + 1
+    monkeypatch.setattr(auth, "_monotonic", lambda: later)
+    refused = client.get("/api/v1/node", headers=operator.headers)
+    assert refused.status_code == 401
+    assert refused.json["code"] == "revoked_key"

@@ -306,3 +306,41 @@ def test_reconciliation_resends_what_a_peer_lost(nodes):
         assert pusher.reconcile_peer(my.node_id).sent == 0
     finally:
         pusher.client.close()
+
+
+def test_operators_see_peer_listings_with_origin_and_local_policy(nodes):
+    """MY's blocklist, deltas and lookups show SG's listing as SG's, with MY's policy for SG."""
+    sg, my = nodes["SG"], nodes["MY"]
+    with transaction(my.app) as session:
+        session.scalars(select(Peer).where(Peer.node_id == sg.node_id)).one().policy = "warn"
+    before = my.get("/api/v1/blocklist", my.operator, format="json").json()
+    assert before["items"] == []
+    sg.post("/api/v1/reports", report("+65 8123 4567", verified=True))
+    sync(sg)
+    listing = my.get("/api/v1/blocklist", my.operator, format="json").json()
+    [item] = listing["items"]
+    assert (item["value"], item["status"], item["risk"]) == ("+6581234567", "listed", "high")
+    assert item["origins"] == [{"country": "SG", "policy": "warn"}]
+    found = my.get("/api/v1/lookup", my.operator, value="+65 8123 4567").json()
+    assert (found["status"], found["origins"]) == ("listed", [{"country": "SG", "policy": "warn"}])
+    only_sg = my.get("/api/v1/blocklist", my.operator, format="json", origin="SG").json()
+    assert len(only_sg["items"]) == 1
+    assert (
+        my.get("/api/v1/blocklist", my.operator, format="json", origin="TH").json()["items"] == []
+    )
+
+    appeal = sg.post(
+        "/api/v1/appeals",
+        {"value": "+6581234567", "reason": "reassigned", "contact_ref": "t-1"},
+        sg.operator,
+    ).json()
+    sg.post(f"/api/v1/appeals/{appeal['id']}/resolve", {"outcome": "delisted"})
+    sync(sg)
+    delta = my.get("/api/v1/blocklist", my.operator, format="json", since=listing["cursor"]).json()
+    [removal] = delta["items"]
+    assert (removal["value"], removal["action"], removal["reason"]) == (
+        "+6581234567",
+        "remove",
+        "delisted",
+    )
+    assert my.get("/api/v1/blocklist", my.operator, format="json").json()["items"] == []

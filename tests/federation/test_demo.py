@@ -1,0 +1,72 @@
+"""`scamshare demo`: three nodes that federate their sample reports, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+
+def free_base_port() -> int:
+    """A port with the two after it free too."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base > 65000:
+            continue
+        try:
+            sockets = [socket.create_server(("127.0.0.1", base + n)) for n in range(3)]
+        except OSError:
+            continue
+        for sock in sockets:
+            sock.close()
+        return base
+    raise RuntimeError("no three free ports in a row")
+
+
+def test_demo_federates_the_sample_reports_and_prints_how_to_explore(tmp_path):
+    """Each node ends up listing the others' values with their origins and keeps serving."""
+    base = free_base_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scamshare",
+            "demo",
+            "--base-port",
+            str(base),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        env={**os.environ, "SCAMSHARE_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines = []
+    try:
+        while not any("keep serving" in line for line in lines):
+            line = process.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        while sum("law_enforcement" in line for line in lines) < 3:
+            line = process.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        output = "".join(lines)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        process.stdout.close()
+    assert "FAILED" not in output
+    my_section = output.split("MY node")[1].split("TH node")[0]
+    assert "+6581234567" in my_section and "SG (block)" in my_section
+    assert "+60123456789" in my_section and "MY (block), SG (block)" in my_section
+    th_on_sg = output.split("SG node")[1].split("MY node")[0]
+    assert "TH (warn)" in th_on_sg
+    assert f"http://127.0.0.1:{base}/api/v1/docs" in output
+    assert sum(bool(re.match(r"\s+regulator\s+ss\.k", line)) for line in lines) == 3
