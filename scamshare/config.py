@@ -17,8 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 32 * 1024 * 1024,
     "LOG_LEVEL": "INFO",
     "LOG_REQUESTS": True,
-    "KEY_TOUCH_SECONDS": 60,
-    "KEY_CACHE_SECONDS": 5,  # how long a worker trusts a key it read (revocations elsewhere)  # how stale last_used_at may get before a request rewrites it
+    "KEY_TOUCH_SECONDS": 60,  # how stale last_used_at may get before a request rewrites it
+    "KEY_CACHE_SECONDS": 5,  # how long a worker trusts a key it read (revocations elsewhere)
     # Listing and expiry rules (scamshare/policy.py); per-kind overrides as "kind=value,...".
     "LISTING_MIN_ORGS": 3,
     "LISTING_WINDOW_DAYS": 10,
