@@ -185,6 +185,7 @@ def indicator_rows(
                 "listed_at": last,
                 "expires_at": last + timedelta(days=TTL[kind]),
                 "sequence": number,
+                "exported": True,  # every row is listed or disputed, so operators receive it
                 "facts": facts,
                 "created_at": first,
                 "updated_at": last,

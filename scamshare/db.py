@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,7 +39,8 @@ def make_engine(url: str) -> Engine:
     def _sqlite_begin(connection):
         """Begin deferred for readers; writers take the lock up front and queue, never deadlock."""
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: single reads, each statement its own implicit transaction
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -54,6 +55,14 @@ def init_app(app: Flask) -> None:
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         ),
     }
+    # One read statement needs no transaction around it: on SQLite no BEGIN, on PostgreSQL
+    # no BEGIN and ROLLBACK round trips; the hot lookup path reads this way.
+    if engine.dialect.name == "sqlite":
+        app.extensions["scamshare.single_reads"] = engine.execution_options(sqlite_begin=None)
+    else:
+        app.extensions["scamshare.single_reads"] = engine.execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
     app.teardown_appcontext(close_session)
 
 
@@ -75,6 +84,11 @@ def close_session(_exc: BaseException | None = None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         db_session.close()
+
+
+def single_read() -> Connection:
+    """Open a connection for one read statement, outside any transaction (use it in `with`)."""
+    return current_app.extensions["scamshare.single_reads"].connect()
 
 
 def reader() -> Session:

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from scamshare import policy as rules
 from scamshare.models import (
@@ -203,6 +204,7 @@ def settle(
         before = {indicator.id: exported_view(indicator) for indicator in indicators}
     evidence = gather_evidence(session, policy, indicators, now)
     changes = []
+    derived = []
     for indicator in indicators:
         found = evidence[indicator.id]
         status, reason = decide(policy, indicator, found, now)
@@ -210,19 +212,70 @@ def settle(
             found.verified_at + policy.ttl[indicator.kind] > now
         )
         risk = rules.risk_tier(verified, found.org_count, found.country_count)
-        indicator.org_count = found.org_count
-        indicator.country_count = found.country_count
         exported = status in EXPORTED
-        indicator.expires_at = (
-            rules.expiry(policy, indicator.kind, indicator.last_reported_at) if exported else None
-        )
-        after = (status, risk, *exported_view(indicator)[2:])
+        values = {
+            "org_count": found.org_count,
+            "country_count": found.country_count,
+            "expires_at": (
+                rules.expiry(policy, indicator.kind, indicator.last_reported_at)
+                if exported
+                else None
+            ),
+        }
+        view = exported_view(indicator)
+        after = (status, risk, *view[2:5], values["expires_at"])
         if status != indicator.status or (exported and after != before[indicator.id]):
             changes.append(Change(indicator, status, reason, risk, why))
         else:
-            indicator.risk = risk
+            values["risk"] = risk
+        derived.append((indicator, values))
+    _write_derived(session, derived)
     stamp(session, changes, actor, now)
     return changes
+
+
+_DERIVED = ("org_count", "country_count", "expires_at", "risk")
+
+
+def _write_derived(session: Session, derived: list[tuple[Indicator, dict]]) -> None:
+    """Write settle's derived columns in one executemany UPDATE rather than a flush per object.
+
+    Indicators whose four columns neither differ nor have pending changes are left out; the
+    others then hold the written values as loaded state, so a later flush does not send them
+    again (stamp's own changes still flush).
+    """
+    rows = []
+    for indicator, values in derived:
+        state = inspect(indicator)
+        if not state.persistent:
+            for name, value in values.items():  # not in the database yet: the flush inserts it
+                setattr(indicator, name, value)
+            continue
+        current = {name: getattr(indicator, name) for name in _DERIVED}
+        wanted = {**current, **values}
+        if wanted == current and not any(name in state.committed_state for name in _DERIVED):
+            continue
+        for name in _DERIVED:
+            set_committed_value(indicator, name, wanted[name])
+        rows.append({"b_id": indicator.id, **{f"b_{name}": wanted[name] for name in _DERIVED}})
+    write_columns(session, _DERIVED, rows)
+
+
+def write_columns(session: Session, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Write some columns of many indicators in one executemany UPDATE by id.
+
+    Each row holds `b_id` and `b_<column>` values; the ORM flush would send one UPDATE per
+    indicator and process every attribute.
+    """
+    if not rows:
+        return
+    table = Indicator.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+    session.connection().execute(statement, rows)
 
 
 def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) -> None:

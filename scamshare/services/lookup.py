@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,14 @@ def _unknown(asked: norm.Normalised) -> dict[str, Any]:
     }
 
 
+def dumped(result: dict[str, Any]) -> dict[str, Any]:
+    """A lookup result as LookupResultSchema dumps it: the datetimes as ISO 8601 text."""
+    for name in ("first_reported", "last_reported", "expires_at"):
+        if result[name] is not None:
+            result[name] = result[name].isoformat()
+    return result
+
+
 @functools.cache
 def _one_query(country: str) -> Select:
     """The single-value lookup, built once per country: building it costs more than running it."""
@@ -114,18 +122,16 @@ def _one_query(country: str) -> Select:
     )
 
 
-def lookup(session: Session, value: str, kind: str | None, region: str, country: str) -> dict:
+def lookup(connection: Connection, value: str, kind: str | None, region: str, country: str) -> dict:
     """Look one value up with one indexed query."""
     asked = canonical(value, kind, region, "value")
     # Core execution: the ORM's result machinery would double the cost of a lookup.
-    row = (
-        session.connection()
-        .execute(_one_query(country), {"kind": asked.kind, "value": asked.value})
-        .one_or_none()
-    )
+    row = connection.execute(
+        _one_query(country), {"kind": asked.kind, "value": asked.value}
+    ).one_or_none()
     if row is None:
         return _unknown(asked)
-    return _found(row, country, peers.policies(session))
+    return _found(row, country, peers.cached_policies(connection))
 
 
 def lookup_many(session: Session, items: list[dict], region: str, country: str) -> list[dict]:
@@ -151,7 +157,7 @@ def lookup_many(session: Session, items: list[dict], region: str, country: str) 
         for row in session.execute(query):
             rows[(row.kind, row.value)] = row
     results = []
-    policies = peers.policies(session)
+    policies = peers.cached_policies(session)
     for item, normalised in zip(items, asked, strict=True):
         row = rows.get((normalised.kind, normalised.value))
         result = _found(row, country, policies) if row is not None else _unknown(normalised)

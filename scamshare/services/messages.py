@@ -109,7 +109,7 @@ def check(
         Indicator.removal_reason,
         Indicator.foreign,
     )
-    policies = peers.policies(session)
+    policies = peers.cached_policies(session)
 
     def view(row) -> dict:
         """The merged view of a matching row."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import time
+
+from flask import current_app, has_app_context
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from scamshare.config import MEMBER_STATES
@@ -54,6 +57,7 @@ def add_peer(
     )
     session.add(peer)
     session.flush()
+    forget_policies()
     audit.record(
         session,
         actor,
@@ -81,12 +85,39 @@ def remove_peer(session: Session, actor: audit.Actor, node_id: str) -> None:
     """Forget a peer: nothing more is pushed to it or accepted from it."""
     peer = get_peer(session, node_id)
     session.delete(peer)
+    forget_policies()
     audit.record(session, actor, "peer.remove", target=f"peer:{node_id}")
 
 
-def policies(session: Session) -> dict[str, str]:
+def policies(session: Session | Connection) -> dict[str, str]:
     """How this node treats each origin country's listings (block or warn)."""
     return dict(session.execute(select(Peer.country, Peer.policy)).all())
+
+
+_POLICIES = "scamshare.policies"
+
+
+def cached_policies(session: Session | Connection) -> dict[str, str]:
+    """The policies map, read at most once per SCAMSHARE_KEY_CACHE_SECONDS in this process."""
+    # Every lookup merges peer origins, and reading the peer table cost a query per lookup. A
+    # change through this process's add_peer or remove_peer is seen at once; one made
+    # elsewhere (another worker, the CLI) within the cache time, like a key revocation.
+    if not has_app_context():
+        return policies(session)
+    ttl = current_app.config.get("KEY_CACHE_SECONDS", 0)
+    cached = current_app.extensions.get(_POLICIES)
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    read_at, found = time.monotonic(), policies(session)
+    if ttl > 0:
+        current_app.extensions[_POLICIES] = (read_at, found)
+    return found
+
+
+def forget_policies() -> None:
+    """Drop this process's cached policies (after changing the peer table here)."""
+    if has_app_context():
+        current_app.extensions.pop(_POLICIES, None)
 
 
 def lag(session: Session, peer: Peer) -> int:

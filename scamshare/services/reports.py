@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from scamshare import normalise as norm
 from scamshare import policy as rules
@@ -212,11 +213,13 @@ def ensure_indicators(
         # otherwise each wait on the other's uncommitted rows (a deadlock on PostgreSQL).
         for (kind, value), facts in sorted(keys.items())
     ]
+    # Core, not the ORM's bulk insert: the rows are complete and no object is wanted back.
+    statement = dialect_insert(Indicator.__table__).on_conflict_do_nothing(
+        index_elements=["kind", "value"]
+    )
+    connection = session.connection()
     for part in lifecycle.chunks(rows):
-        session.execute(
-            dialect_insert(Indicator).on_conflict_do_nothing(index_elements=["kind", "value"]),
-            part,
-        )
+        connection.execute(statement, part)
 
 
 def lock_indicators(
@@ -263,10 +266,7 @@ def store(
         if not wave:
             continue
         rows = [_report_row(candidates[p], caller, indicators, report_ids, now) for p in wave]
-        ids = session.scalars(
-            insert(Report).returning(Report.id, sort_by_parameter_order=True), rows
-        ).all()
-        report_ids.update(zip(wave, ids, strict=True))
+        report_ids.update(zip(wave, _insert_reports(session, rows), strict=True))
 
     _fold(session, candidates, caller, indicators, now)
     touched = list({id(i): i for i in (indicators[(c.kind, c.value)] for c in candidates)}.values())
@@ -296,6 +296,33 @@ def store(
             ]
         accepted.append(entry)
     return accepted
+
+
+def _insert_reports(session: Session, rows: list[dict]) -> list[int]:
+    """Insert report rows and return their ids in the rows' order."""
+    table = Report.__table__
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # SQLAlchemy finds no sentinel in the BigInteger/Integer variant id and would send one
+        # INSERT per row to keep RETURNING in order. SQLite inserts the VALUES rows in order and
+        # gives each the largest rowid plus one, and this transaction holds the only write
+        # lock, so the ids in ascending order are the rows' order.
+        return sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars())
+    # Ordered RETURNING makes psycopg parse one huge INSERT..SELECT per page; taking the ids
+    # from the table's own sequence first lets the rows go as a plain executemany.
+    ids = sorted(
+        connection.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('reports', 'id')) "
+                "FROM generate_series(1, :count)"
+            ),
+            {"count": len(rows)},
+        ).scalars()
+    )
+    connection.execute(
+        insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+    )
+    return ids
 
 
 def _ref(indicator: Indicator) -> dict:
@@ -349,33 +376,34 @@ def _fold(
     """Add the batch's reports to their indicators' counts and to the corroboration table."""
     corroborations: dict[int, list[datetime]] = defaultdict(list)
     bands: set[tuple[int, str]] = set()
+    # The batch is summed per indicator first, so that each indicator is changed once.
+    sums: dict[int, _Sum] = {}
     for candidate in candidates:
         indicator = indicators[(candidate.kind, candidate.value)]
+        total = sums.get(indicator.id)
+        if total is None:
+            total = sums[indicator.id] = _Sum(indicator)
         data = candidate.data
-        observed = data["observed_at"]
         if data["spoofed_caller_id"] and candidate.kind == "phone":
             # The displayed number was spoofed: its holder is a victim, not a scammer.
-            indicator.spoofed_count += 1
+            total.spoofed += 1
             continue
-        indicator.report_count += 1
-        indicator.category_counts = dict(
-            Tally(indicator.category_counts) + Tally({data["category"]: 1})
-        )
-        indicator.channel_counts = dict(
-            Tally(indicator.channel_counts) + Tally({data["channel"]: 1})
-        )
-        if indicator.first_reported_at is None or observed < indicator.first_reported_at:
-            indicator.first_reported_at = observed
-        if indicator.last_reported_at is None or observed > indicator.last_reported_at:
-            indicator.last_reported_at = observed
+        observed = data["observed_at"]
+        total.reports += 1
+        total.categories[data["category"]] += 1
+        total.channels[data["channel"]] += 1
+        if total.first is None or observed < total.first:
+            total.first = observed
+        if total.last is None or observed > total.last:
+            total.last = observed
         if candidate.verified:
-            indicator.verified_count += 1
-            if indicator.last_verified_at is None or observed > indicator.last_verified_at:
-                indicator.last_verified_at = observed
-        indicator.updated_at = now
+            total.verified += 1
+            if total.last_verified is None or observed > total.last_verified:
+                total.last_verified = observed
         corroborations[indicator.id].append(observed)
         for band in candidate.facts.get("bands", ()):
             bands.add((indicator.id, band))
+    _write_sums(session, sums, now)
     if corroborations:
         dialect_insert = _insert(session)
         rows = [
@@ -410,6 +438,69 @@ def _fold(
     for candidate in candidates:
         candidate.facts.pop("bands", None)
     session.flush()
+
+
+@dataclass
+class _Sum:
+    """One indicator's share of a batch: counts to add and the extremes of its times."""
+
+    indicator: Indicator
+    spoofed: int = 0
+    reports: int = 0
+    verified: int = 0
+    categories: Tally = field(default_factory=Tally)
+    channels: Tally = field(default_factory=Tally)
+    first: datetime | None = None
+    last: datetime | None = None
+    last_verified: datetime | None = None
+
+
+_FOLDED = (
+    "spoofed_count",
+    "report_count",
+    "verified_count",
+    "category_counts",
+    "channel_counts",
+    "first_reported_at",
+    "last_reported_at",
+    "last_verified_at",
+    "updated_at",
+)
+
+
+def _write_sums(session: Session, sums: dict[int, _Sum], now: datetime) -> None:
+    """Write each indicator's new counts in one executemany UPDATE and mirror them in the objects.
+
+    The locked objects get the written values as their loaded state: settle reads them, and a
+    flush must not send them a second time.
+    """
+    rows = []
+    for indicator_id, total in sums.items():
+        indicator = total.indicator
+        loaded = {name: getattr(indicator, name) for name in _FOLDED}
+        values = dict(loaded)
+        values["spoofed_count"] += total.spoofed
+        values["verified_count"] += total.verified
+        if total.reports:
+            values["report_count"] += total.reports
+            # The same sums, in the same key order, as adding the reports one by one.
+            values["category_counts"] = dict(Tally(values["category_counts"]) + total.categories)
+            values["channel_counts"] = dict(Tally(values["channel_counts"]) + total.channels)
+            if values["first_reported_at"] is None or total.first < values["first_reported_at"]:
+                values["first_reported_at"] = total.first
+            if values["last_reported_at"] is None or total.last > values["last_reported_at"]:
+                values["last_reported_at"] = total.last
+            if total.last_verified is not None and (
+                values["last_verified_at"] is None
+                or total.last_verified > values["last_verified_at"]
+            ):
+                values["last_verified_at"] = total.last_verified
+            values["updated_at"] = now
+        for name, value in values.items():
+            if value != loaded[name]:
+                set_committed_value(indicator, name, value)
+        rows.append({"b_id": indicator_id, **{f"b_{name}": values[name] for name in _FOLDED}})
+    lifecycle.write_columns(session, _FOLDED, rows)
 
 
 def _least(session: Session, a, b):

@@ -328,3 +328,22 @@ def test_a_verified_message_does_not_list_the_numbers_it_mentions(app, client, k
     with db.transaction(app) as session:
         extracted = session.scalars(select(Report).where(Report.extracted_from_id.isnot(None)))
         assert {r.verified for r in extracted} == {False}
+
+
+def test_the_response_is_exactly_what_the_documented_schema_describes(client, keys):
+    """The view builds its body directly for speed; it must equal the schema's rendering."""
+    from schemas.reports import SubmissionResultSchema
+
+    text = "Pay SGD 2 at http://parcel-sg.top/x or call +65 8123 4567"
+    body = {
+        "reports": [
+            report(),
+            report(text, kind="message", channel="sms"),
+            report("12"),
+            report(spoofed_caller_id=True),
+        ]
+    }
+    response = submit(client, keys["regulator"], body)
+    assert response.status_code == 200
+    assert SubmissionResultSchema().dump(response.json) == response.json
+    assert response.json["accepted"] == 3 and response.json["rejected_count"] == 1
