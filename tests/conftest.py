@@ -132,6 +132,33 @@ def make_credential(app, role: str, name: str | None = None, country: str = "SG"
 
 
 @pytest.fixture
+def cli(database_url, tmp_path, monkeypatch):
+    """Make a runner of `scamshare` command lines on the test's database, as a node of a country."""
+    from click.testing import CliRunner
+
+    from scamshare.cli import main
+
+    def runner_for(country: str = "SG"):
+        """Return invoke(*args, ok=True), which runs one command line and checks it succeeded."""
+        monkeypatch.setenv("SCAMSHARE_DATABASE_URL", database_url)
+        monkeypatch.setenv("SCAMSHARE_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("SCAMSHARE_COUNTRY", country)
+        monkeypatch.delenv("SCAMSHARE_NODE_KEY", raising=False)
+        runner = CliRunner()
+
+        def invoke(*args: str, ok: bool = True):
+            """Invoke one command line."""
+            result = runner.invoke(main, list(args), catch_exceptions=False)
+            if ok:
+                assert result.exit_code == 0, result.output
+            return result
+
+        return invoke
+
+    return runner_for
+
+
+@pytest.fixture
 def keys(app) -> dict[str, Credential]:
     """One organisation and key for every role."""
     return {role: make_credential(app, role) for role in ROLES}

@@ -13,27 +13,11 @@ import time
 import httpx
 import pytest
 
-from scamshare.cli import main
-
 
 @pytest.fixture
-def run(database_url, tmp_path, monkeypatch):
-    """Run a scamshare command on the test database and return its result."""
-    from click.testing import CliRunner
-
-    monkeypatch.setenv("SCAMSHARE_DATABASE_URL", database_url)
-    monkeypatch.setenv("SCAMSHARE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SCAMSHARE_COUNTRY", "MY")
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True):
-        """Invoke one command line."""
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
+def run(cli):
+    """Run a scamshare command on the test database, as a Malaysian node."""
+    return cli("MY")
 
 
 def test_orgs_and_keys_lifecycle_from_the_command_line(run):

@@ -80,25 +80,9 @@ def audit_actions(app, action: str) -> list[AuditEntry]:
 
 
 @pytest.fixture
-def run(database_url, tmp_path, monkeypatch):
+def run(cli):
     """Run a scamshare command on the test database (a Singapore node)."""
-    from click.testing import CliRunner
-
-    from scamshare.cli import main
-
-    monkeypatch.setenv("SCAMSHARE_DATABASE_URL", database_url)
-    monkeypatch.setenv("SCAMSHARE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SCAMSHARE_COUNTRY", "SG")
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True):
-        """Invoke one command line."""
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
+    return cli("SG")
 
 
 # --- the list through the API -----------------------------------------------------------------

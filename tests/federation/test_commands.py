@@ -7,30 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from scamshare.cli import main
 from scamshare.clock import utcnow
 from scamshare.federation import identity
 
 
 @pytest.fixture
-def run(database_url, tmp_path, monkeypatch):
+def run(cli):
     """Run scamshare commands against the test database and data directory."""
-    monkeypatch.setenv("SCAMSHARE_DATABASE_URL", database_url)
-    monkeypatch.setenv("SCAMSHARE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SCAMSHARE_COUNTRY", "SG")
-    monkeypatch.delenv("SCAMSHARE_NODE_KEY", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True):
-        """Invoke one command line."""
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
+    return cli("SG")
 
 
 def test_node_init_writes_a_private_key_only_its_owner_reads(run, tmp_path, client, keys):
