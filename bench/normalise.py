@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import phonenumbers
+from machine import cpu_model  # bench/ is on sys.path when a script runs
 
 from scamshare.normalise import NormalisationError, normalise
 
@@ -139,17 +140,6 @@ def compare(inputs, rounds: int, chunk: int = 250) -> tuple[float, float]:
                 best_baseline[index] = min(best_baseline[index], timed(bare_baseline, part))
                 best_scamshare[index] = min(best_scamshare[index], timed(scamshare_phone, part))
     return sum(best_baseline), sum(best_scamshare)
-
-
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo, or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -119,3 +119,10 @@ def snapshot(app: Flask) -> Iterator[Session]:
     finally:
         db_session.rollback()
         db_session.close()
+
+
+def insert_for(session: Session):
+    """The session's dialect's INSERT construct, which knows ON CONFLICT on both engines."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert

@@ -10,12 +10,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scamshare import db
 from scamshare.errors import Conflict, DomainError, Forbidden, Invalid, Unauthorised, field_errors
 from scamshare.fastload import compile_loader
 from scamshare.federation import signing
 from scamshare.models import Contribution, Indicator, Peer, ReceivedBatch
 from scamshare.services import audit, lifecycle
-from scamshare.services.reports import _insert as dialect_insert
 from schemas.federation import BATCH_LIMIT, BatchSchema, ContributionSchema
 
 _load_contribution = compile_loader(ContributionSchema())
@@ -146,7 +146,7 @@ def apply(session: Session, peer: Peer, batch: dict, now: datetime) -> dict:
     # One conditional upsert: a contribution replaces the held one only if its origin version
     # is newer, so retried, duplicated and reordered batches change nothing.
     table = Contribution.__table__
-    statement = dialect_insert(session)(table)
+    statement = db.insert_for(session)(table)
     statement = statement.on_conflict_do_update(
         index_elements=["origin_node", "kind", "value"],
         set_={name: statement.excluded[name] for name in CONTRIBUTION_FIELDS},
@@ -208,7 +208,7 @@ def merge(
                 "updated_at": now,
             }
         )
-    statement = dialect_insert(session)(Indicator.__table__)
+    statement = db.insert_for(session)(Indicator.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=["kind", "value"],
         set_={

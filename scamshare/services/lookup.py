@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from scamshare import db
 from scamshare import normalise as norm
 from scamshare.errors import Invalid
 from scamshare.models import EXPORTED_STATUSES, Counter, Indicator
@@ -203,10 +203,9 @@ def flush_counts(session: Session, counts: dict[tuple[int, str], list[int]], now
     if not counts:
         return
     requests = sum(entry[0] for entry in counts.values())
-    dialect_insert = (
-        postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = db.insert_for(session)(Counter).values(
+        name=f"lookups:{now:%Y-%m-%d}", value=requests
     )
-    statement = dialect_insert(Counter).values(name=f"lookups:{now:%Y-%m-%d}", value=requests)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["name"], set_={"value": Counter.value + statement.excluded.value}

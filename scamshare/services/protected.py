@@ -10,9 +10,9 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import and_, or_, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from scamshare import db
 from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.errors import Conflict, Invalid, NotFound, field_errors
@@ -38,11 +38,6 @@ class Loaded:
 def _is_id(raw: str) -> bool:
     """Say whether a path segment can be a row id (PostgreSQL refuses numbers past BIGINT)."""
     return raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS
-
-
-def _insert(session: Session):
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
 def canonical(kind: str, value: str, region: str, field: str = "value") -> tuple[str, str]:
@@ -155,7 +150,7 @@ def add(
         ) from None
     kind, value = canonical(kind, value, region)
     row_id = session.scalar(
-        _insert(session)(ProtectedValue)
+        db.insert_for(session)(ProtectedValue)
         .values(
             kind=kind,
             value=value,
@@ -314,7 +309,7 @@ def load(
         )
     added: list[tuple[str, str]] = []
     statement = (
-        _insert(session)(ProtectedValue)
+        db.insert_for(session)(ProtectedValue)
         .on_conflict_do_nothing(index_elements=["kind", "value"])
         .returning(ProtectedValue.kind, ProtectedValue.value)
     )

@@ -10,10 +10,10 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from scamshare import db
 from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.auth import Caller
@@ -187,16 +187,11 @@ def refuse_ranges_over_protected_numbers(
     return kept, rejected
 
 
-def _insert(session: Session):
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-
-
 def ensure_indicators(
     session: Session, keys: dict[tuple[str, str], dict[str, Any]], now: datetime
 ) -> None:
     """Create the indicators of these (kind, value) keys that do not exist yet."""
-    dialect_insert = _insert(session)
+    dialect_insert = db.insert_for(session)
     rows = [
         {
             "kind": kind,
@@ -405,7 +400,7 @@ def _fold(
             bands.add((indicator.id, band))
     _write_sums(session, sums, now)
     if corroborations:
-        dialect_insert = _insert(session)
+        dialect_insert = db.insert_for(session)
         rows = [
             {
                 "indicator_id": indicator_id,
@@ -431,7 +426,7 @@ def _fold(
         for part in lifecycle.chunks(rows):
             session.execute(statement, part)
     if bands:
-        statement = _insert(session)(MessageBand).on_conflict_do_nothing()
+        statement = db.insert_for(session)(MessageBand).on_conflict_do_nothing()
         rows = [{"indicator_id": i, "band": b} for i, b in sorted(bands)]
         for part in lifecycle.chunks(rows):
             session.execute(statement, part)
