@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -18,7 +24,7 @@ def make_engine(url: str) -> Engine:
     """Create the engine for a database URL, with the SQLite pragmas a shared file needs."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return _server_engine(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -55,14 +61,6 @@ def init_app(app: Flask) -> None:
             engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         ),
     }
-    # One read statement needs no transaction around it: on SQLite no BEGIN, on PostgreSQL
-    # no BEGIN and ROLLBACK round trips; the hot lookup path reads this way.
-    if engine.dialect.name == "sqlite":
-        app.extensions["scamshare.single_reads"] = engine.execution_options(sqlite_begin=None)
-    else:
-        app.extensions["scamshare.single_reads"] = engine.execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
     app.teardown_appcontext(close_session)
 
 
@@ -86,9 +84,57 @@ def close_session(_exc: BaseException | None = None) -> None:
         db_session.close()
 
 
-def single_read() -> Connection:
-    """Open a connection for one read statement, outside any transaction (use it in `with`)."""
-    return current_app.extensions["scamshare.single_reads"].connect()
+@contextmanager
+def single_read() -> Iterator[Any]:
+    """Lend a pooled DBAPI connection for one read statement, outside any transaction.
+
+    The lookup path reads this way: a SQLAlchemy Connection around one indexed SELECT cost more
+    than the SELECT. SQLite connections are in autocommit mode already (see make_engine);
+    PostgreSQL ones are switched to it for the read, so no BEGIN and ROLLBACK round trips.
+    """
+    lent = engine().raw_connection()
+    dbapi_connection = lent.dbapi_connection
+    postgres = not isinstance(dbapi_connection, sqlite3.Connection)
+    try:
+        if postgres:
+            dbapi_connection.autocommit = True
+        yield dbapi_connection
+        if postgres:
+            dbapi_connection.autocommit = False
+    except BaseException:
+        lent.invalidate()  # a failed read may have left the connection broken or mid-statement
+        raise
+    finally:
+        lent.close()
+
+
+# A pooled server connection unused for this long is pinged before it is lent: one round trip
+# on every checkout (pool_pre_ping) cost PostgreSQL lookups a third of their throughput, and
+# connections in steady use are known to be alive.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _server_engine(url: str) -> Engine:
+    """Create a PostgreSQL engine whose pool pings only connections that sat idle."""
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=3600)
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record):
+        """Note when the connection went back to the pool."""
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        """Ping a connection that sat idle; a dead one is replaced (the pool retries)."""
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(f"connection idle since {idle_since:.0f} is gone") from error
+
+    return engine
 
 
 def reader() -> Session:
@@ -126,3 +172,130 @@ def insert_for(session: Session):
     from sqlalchemy.dialects import postgresql, sqlite
 
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+class Raw:
+    """Statements sent straight to the DBAPI cursor, for the hot bulk paths.
+
+    SQLAlchemy processes every bound value and every result value of every row in Python; for
+    thousands of rows per batch that costs more than the database's own work. Here statements
+    are written once with `?` placeholders, values go out already in the driver's form, and
+    rows come back as the driver's tuples, converted only where a column needs it. On SQLite a
+    datetime is the naive-UTC text SQLAlchemy's DateTime writes, JSON is text and booleans are
+    0/1; psycopg takes and gives aware datetimes and parsed JSON itself.
+    """
+
+    def __init__(self, session: Session):
+        """Work inside the session's transaction; it begins at the first statement."""
+        self.session = session
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self._cursor = None
+
+    @property
+    def cursor(self):
+        """The DBAPI cursor on the session's connection (begins its transaction: on SQLite the
+        writer's lock)."""
+        if self._cursor is None:
+            self._cursor = self.session.connection().connection.cursor()
+        return self._cursor
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.sqlite else statement.replace("?", "%s")
+
+    def many(self, statement: str, rows: list) -> None:
+        """Run one statement for each row of parameters (executemany)."""
+        if rows:
+            self.cursor.executemany(self._sql(statement), rows)
+
+    def all(self, statement: str, parameters: tuple = ()) -> list[tuple]:
+        """Run one statement and return its rows as tuples."""
+        self.cursor.execute(self._sql(statement), parameters)
+        return self.cursor.fetchall()
+
+    def insert_new(self, statement: str, rows: list[tuple], table: str) -> list[tuple]:
+        """Run an INSERT .. ON CONFLICT DO NOTHING per row; return (id, kind, value) of new rows.
+
+        On SQLite this transaction holds the only write lock, so the new rows are those past
+        the table's largest id. psycopg returns each row's RETURNING result, inserted or not.
+        """
+        if not rows:
+            return []
+        if self.sqlite:
+            ((last,),) = self.all(f"SELECT coalesce(max(id), 0) FROM {table}")
+            self.many(statement, rows)
+            return self.all(f"SELECT id, kind, value FROM {table} WHERE id > ?", (last,))
+        self.cursor.executemany(
+            self._sql(statement + " RETURNING id, kind, value"), rows, returning=True
+        )
+        created = []
+        while True:
+            created.extend(self.cursor.fetchall())
+            if not self.cursor.nextset():
+                return created
+
+    def placeholders(self, count: int) -> str:
+        """`?, ?, ...` for an IN list of `count` values."""
+        return ", ".join("?" * count)
+
+    def when(self, value: datetime | None):
+        """A UTC datetime as the driver stores it (SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`)."""
+        return sqlite_when(value) if self.sqlite else value
+
+    def json(self, value) -> str:
+        """A JSON value as the driver stores it (text on both: psycopg casts it to json)."""
+        return json.dumps(value)
+
+    def read_when(self, value) -> datetime | None:
+        """A stored datetime as an aware UTC datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def read_json(self, value):
+        """A stored JSON value, parsed."""
+        return json.loads(value) if isinstance(value, str) else value
+
+    def writer(self, column) -> Callable | None:
+        """The function that turns a column's Python value into the driver's (None: as it is)."""
+        kind = _column_kind(column)
+        if kind == "json":
+            return json.dumps
+        if kind == "datetime" and self.sqlite:
+            return sqlite_when
+        return None
+
+    def reader(self, column) -> Callable | None:
+        """The function that turns the driver's value of a column into Python's (None: as it is)."""
+        return {"datetime": self.read_when, "json": self.read_json, "bool": _flag}.get(
+            _column_kind(column)
+        )
+
+
+def sqlite_when(value: datetime | None) -> str | None:
+    """An aware datetime as the naive-UTC text SQLAlchemy's SQLite DateTime stores."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
+
+
+def _flag(value):
+    return None if value is None else bool(value)
+
+
+def _column_kind(column) -> str:
+    """Which conversion a table column needs: datetime, json, bool or none."""
+    from sqlalchemy import JSON, Boolean, DateTime
+
+    column_type = column.type
+    implementation = getattr(column_type, "impl", column_type)
+    if isinstance(implementation, DateTime):
+        return "datetime"
+    if isinstance(implementation, JSON):
+        return "json"
+    if isinstance(implementation, Boolean):
+        return "bool"
+    return "other"

@@ -47,7 +47,16 @@ def _validators(field: fields.Field) -> Callable[[Any], bool] | None:
             checks.append(lambda v, e=validator.comparable: v == e)
         else:
             return None
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
     return lambda value: all(check(value) for check in checks)
+
+
+def _always(_value: Any) -> bool:
+    """The predicate of a field without validators."""
+    return True
 
 
 def _value_check(field: fields.Field) -> _Check | None:
@@ -56,6 +65,8 @@ def _value_check(field: fields.Field) -> _Check | None:
     if valid is None:
         return None
     if isinstance(field, fields.String) and not isinstance(field, fields.Url | fields.Email):
+        if valid is _always:
+            return lambda v: (True, v) if type(v) is str else _FAIL
         return lambda v: (True, v) if type(v) is str and valid(v) else _FAIL
     if isinstance(field, fields.Integer) and not field.as_string:
         return lambda v: (True, v) if type(v) is int and valid(v) else _FAIL

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from scamshare.fastload import compile_loader
 from schemas.federation import BatchSchema, ContributionSchema
 from schemas.reports import CATEGORIES, KINDS, ReportSchema
+from tests.strategies import field_values
 
 datetimes = st.sampled_from(
     [
@@ -23,15 +24,10 @@ datetimes = st.sampled_from(
         "yesterday",
     ]
 )
-values = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-5, 10**6),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
-    st.sampled_from([*KINDS, *CATEGORIES, "voice", "sms", "SG", "listed", "removed", "high"]),
+values = field_values(
+    [*KINDS, *CATEGORIES, "voice", "sms", "SG", "listed", "removed", "high"],
     datetimes,
-    st.lists(st.sampled_from(["investment", "x" * 40, 3]), max_size=3),
+    ["investment", "x" * 40, 3],
 )
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from scamshare import db
 from scamshare import policy as rules
 from scamshare.models import (
     EXPORTED_STATUSES,
@@ -18,7 +19,6 @@ from scamshare.models import (
     Counter,
     Indicator,
     IndicatorEvent,
-    IndicatorOrganisation,
     ProtectedValue,
 )
 from scamshare.services.audit import Actor
@@ -45,6 +45,91 @@ def by_kind(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
     for kind, values in grouped.items():
         for part in chunks(values):
             yield kind, part
+
+
+_COLUMNS = tuple(Indicator.__table__.columns)
+
+
+class IndicatorState:
+    """An indicator row as plain attributes, for the bulk paths that skip the ORM.
+
+    settle and stamp read and change these exactly as they do mapped `Indicator` objects, and
+    write the changed columns themselves.
+    """
+
+    def __init__(self, values: dict):
+        """Take the row's columns by name."""
+        self.__dict__ = values
+
+
+def load_states(
+    session: Session, keys: Iterable[tuple[str, str]], lock: bool
+) -> dict[tuple[str, str], IndicatorState]:
+    """Read the indicators of these (kind, value) keys, locking them in id order if asked."""
+    raw = db.Raw(session)
+    names = [column.name for column in _COLUMNS]
+    readers = [(i, raw.reader(column)) for i, column in enumerate(_COLUMNS) if raw.reader(column)]
+    columns = ", ".join(f'"{name}"' for name in names)
+    # Row locks on PostgreSQL; SQLite's writer already holds the whole database.
+    lock_clause = " FOR UPDATE" if lock and not raw.sqlite else ""
+    found: dict[tuple[str, str], IndicatorState] = {}
+    for kind, part in by_kind(keys):
+        statement = (
+            f"SELECT {columns} FROM indicators WHERE kind = ? "
+            f"AND value IN ({raw.placeholders(len(part))}) ORDER BY id{lock_clause}"
+        )
+        for row in raw.all(statement, (kind, *part)):
+            values = list(row)
+            for position, read in readers:
+                values[position] = read(values[position])
+            state = IndicatorState(dict(zip(names, values, strict=True)))
+            found[(state.kind, state.value)] = state
+    return found
+
+
+# What a new indicator starts with besides its key, facts and times; other columns start NULL.
+NEW_VALUES = {
+    "status": "reported",
+    "risk": "low",
+    "report_count": 0,
+    "spoofed_count": 0,
+    "verified_count": 0,
+    "org_count": 0,
+    "country_count": 0,
+    "category_counts": {},
+    "channel_counts": {},
+    "sequence": 0,
+    "origin_version": 0,
+    "foreign": [],
+    "exported": False,
+}
+_NEW_TEMPLATE = dict.fromkeys(column.name for column in _COLUMNS)
+
+
+def new_state(key: tuple[str, str], facts: dict, now: datetime) -> IndicatorState:
+    """The state of an indicator about to be created (its id comes once it is inserted)."""
+    return IndicatorState(
+        {
+            **_NEW_TEMPLATE,
+            **NEW_VALUES,
+            "kind": key[0],
+            "value": key[1],
+            "category_counts": {},
+            "channel_counts": {},
+            "foreign": [],
+            "facts": facts,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+def _set(indicator, name: str, value) -> None:
+    """Give an indicator a value its caller writes itself (a mapped object: as loaded state)."""
+    if isinstance(indicator, Indicator):
+        set_committed_value(indicator, name, value)
+    else:
+        setattr(indicator, name, value)
 
 
 def reserve_sequences(session: Session, count: int) -> int:
@@ -98,20 +183,23 @@ def protected_keys(session: Session, indicators: list[Indicator]) -> set[tuple[s
 
 
 def gather_evidence(
-    session: Session, policy: rules.Policy, indicators: list[Indicator], now: datetime
+    session: Session,
+    policy: rules.Policy,
+    indicators: list[Indicator],
+    now: datetime,
+    known: dict[int, list[tuple[datetime, str]]] | None = None,
 ) -> dict[int, rules.Evidence]:
     """Collect what the rules need for each indicator, in one query per chunk."""
-    rows: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    ids = [indicator.id for indicator in indicators]
+    rows: dict[int, list[tuple[datetime, str]]] = defaultdict(list, known or {})
+    ids = [indicator.id for indicator in indicators if indicator.id not in rows]
+    raw = db.Raw(session)
     for part in chunks(ids):
-        for indicator_id, last_at, country in session.execute(
-            select(
-                IndicatorOrganisation.indicator_id,
-                IndicatorOrganisation.last_at,
-                IndicatorOrganisation.country,
-            ).where(IndicatorOrganisation.indicator_id.in_(part))
+        for indicator_id, last_at, country in raw.all(
+            "SELECT indicator_id, last_at, country FROM indicator_organisations "
+            f"WHERE indicator_id IN ({raw.placeholders(len(part))})",
+            tuple(part),
         ):
-            rows[indicator_id].append((last_at, country))
+            rows[indicator_id].append((raw.read_when(last_at), country))
     protected = protected_keys(session, indicators)
     evidence = {}
     for indicator in indicators:
@@ -194,15 +282,20 @@ def settle(
     now: datetime,
     why: str,
     before: dict[int, tuple] | None = None,
+    changed: tuple[str, ...] = (),
+    known: dict[int, list[tuple[datetime, str]]] | None = None,
 ) -> list[Change]:
     """Re-derive status, risk and expiry of indicators and stamp whatever operators would see.
 
     `before` holds each indicator's exported view from before the caller changed its counts;
-    without it, the view at the time of the call is the baseline.
+    without it, the view at the time of the call is the baseline. `changed` names columns
+    the caller changed on these `IndicatorState`s and leaves to settle's one UPDATE; `known`
+    holds the whole corroboration (last report, country per organisation) of indicators the
+    caller has just created, which need not be read back.
     """
     if before is None:
         before = {indicator.id: exported_view(indicator) for indicator in indicators}
-    evidence = gather_evidence(session, policy, indicators, now)
+    evidence = gather_evidence(session, policy, indicators, now, known)
     changes = []
     derived = []
     for indicator in indicators:
@@ -229,7 +322,7 @@ def settle(
         else:
             values["risk"] = risk
         derived.append((indicator, values))
-    _write_derived(session, derived)
+    _write_derived(session, derived, changed)
     stamp(session, changes, actor, now)
     return changes
 
@@ -237,69 +330,138 @@ def settle(
 _DERIVED = ("org_count", "country_count", "expires_at", "risk")
 
 
-def _write_derived(session: Session, derived: list[tuple[Indicator, dict]]) -> None:
+def _write_derived(
+    session: Session, derived: list[tuple[Indicator, dict]], changed: tuple[str, ...]
+) -> None:
     """Write settle's derived columns in one executemany UPDATE rather than a flush per object.
 
-    Indicators whose four columns neither differ nor have pending changes are left out; the
-    others then hold the written values as loaded state, so a later flush does not send them
-    again (stamp's own changes still flush).
+    Indicators whose four columns neither differ nor have pending changes are left out,
+    unless the caller changed other columns of them (`changed`), which go in the same UPDATE.
+    Mapped objects then hold the written values as loaded state, so a later flush does not send
+    them again (stamp's own changes still flush).
     """
-    rows = []
+    columns = _DERIVED + changed
+    written = []
     for indicator, values in derived:
-        state = inspect(indicator)
-        if not state.persistent:
-            for name, value in values.items():  # not in the database yet: the flush inserts it
-                setattr(indicator, name, value)
+        pending: dict = {}
+        if changed and type(indicator) is IndicatorState:
+            indicator.__dict__.update(values)  # the caller's states: written in any case
+            written.append(indicator)
             continue
+        if isinstance(indicator, Indicator):
+            state = inspect(indicator)
+            if not state.persistent:
+                for name, value in values.items():  # not in the database yet: the flush inserts it
+                    setattr(indicator, name, value)
+                continue
+            pending = state.committed_state
         current = {name: getattr(indicator, name) for name in _DERIVED}
         wanted = {**current, **values}
-        if wanted == current and not any(name in state.committed_state for name in _DERIVED):
+        if not changed and wanted == current and not any(name in pending for name in _DERIVED):
             continue
         for name in _DERIVED:
-            set_committed_value(indicator, name, wanted[name])
-        rows.append({"b_id": indicator.id, **{f"b_{name}": wanted[name] for name in _DERIVED}})
-    write_columns(session, _DERIVED, rows)
+            _set(indicator, name, wanted[name])
+        written.append(indicator)
+    write_states(session, columns, written)
+
+
+def write_states(session: Session, columns: tuple[str, ...], indicators: list) -> None:
+    """Write these columns of indicators (mapped or states) from their attributes, by id."""
+    _update(session, columns, [[getattr(i, name) for name in columns] + [i.id] for i in indicators])
 
 
 def write_columns(session: Session, columns: tuple[str, ...], rows: list[dict]) -> None:
     """Write some columns of many indicators in one executemany UPDATE by id.
 
     Each row holds `b_id` and `b_<column>` values; the ORM flush would send one UPDATE per
-    indicator and process every attribute.
+    indicator and process every attribute, and even a Core executemany processes every value.
     """
+    keys = [f"b_{name}" for name in columns] + ["b_id"]
+    _update(session, columns, [[row[key] for key in keys] for row in rows])
+
+
+def _update(session: Session, columns: tuple[str, ...], rows: list[list]) -> None:
+    """UPDATE indicators SET the columns WHERE id = the last value, for every row (in place)."""
     if not rows:
         return
+    raw = db.Raw(session)
     table = Indicator.__table__
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values({name: bindparam(f"b_{name}") for name in columns})
-    )
-    session.connection().execute(statement, rows)
+    writers = [raw.writer(table.c[name]) for name in columns] + [None]
+    if any(writers):
+        rows = [
+            [
+                value if write is None else write(value)
+                for value, write in zip(row, writers, strict=True)
+            ]
+            for row in rows
+        ]
+    assignments = ", ".join(f'"{name}" = ?' for name in columns)
+    raw.many(f"UPDATE indicators SET {assignments} WHERE id = ?", rows)
+
+
+_STAMPED = (
+    "sequence",
+    "origin_version",
+    "status",
+    "exported",
+    "removal_reason",
+    "risk",
+    "updated_at",
+    "listed_at",
+    "delisted_at",
+    "expires_at",
+    "categories",
+    "csv_head",
+    "csv_tail",
+)
 
 
 def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) -> None:
     """Apply changes, give each the next sequence value, and write history and audit entries."""
     if not changes:
         return
+    from scamshare.services import blocklist  # blocklist reads the sequence through this module
+
+    session.flush()  # mapped indicators and their callers' pending changes reach the database
     first = reserve_sequences(session, len(changes))
-    events, audits = [], []
+    events, audits, rows = [], [], []
     for offset, change in enumerate(changes):
         indicator = change.indicator
         previous = indicator.status
-        indicator.sequence = first + offset
-        indicator.origin_version = indicator.sequence
-        indicator.status = change.status
-        indicator.exported = is_exported(change.status, indicator.foreign)
-        indicator.removal_reason = change.reason
-        indicator.risk = change.risk
-        indicator.updated_at = now
-        if change.status == "listed" and previous != "disputed":
-            indicator.listed_at = now
-        if change.status == "delisted":
-            indicator.delisted_at = now
-        if change.status not in ("listed", "disputed"):
-            indicator.expires_at = None
+        sequence = first + offset
+        keeps_listing = change.status in ("listed", "disputed")
+        values = {
+            "sequence": sequence,
+            "origin_version": sequence,
+            "status": change.status,
+            "exported": is_exported(change.status, indicator.foreign),
+            "removal_reason": change.reason,
+            "risk": change.risk,
+            "updated_at": now,
+            "listed_at": (
+                now if change.status == "listed" and previous != "disputed" else indicator.listed_at
+            ),
+            "delisted_at": now if change.status == "delisted" else indicator.delisted_at,
+            "expires_at": indicator.expires_at if keeps_listing else None,
+            # The blocklist's category text and CSV line, stored: rendering them per row cost
+            # most of a download.
+            "categories": ";".join(sorted(indicator.category_counts)),
+        }
+        values["csv_head"], values["csv_tail"] = (
+            blocklist.stamped_parts(
+                change.status,
+                change.risk,
+                values["categories"],
+                indicator.first_reported_at,
+                indicator.last_reported_at,
+                values["expires_at"],
+            )
+            if keeps_listing
+            else (None, None)
+        )
+        for name, value in values.items():
+            _set(indicator, name, value)
+        rows.append({"b_id": indicator.id, **{f"b_{name}": values[name] for name in _STAMPED}})
         events.append(
             {
                 "indicator_id": indicator.id,
@@ -333,7 +495,7 @@ def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) 
                     },
                 }
             )
-    session.flush()
+    write_columns(session, _STAMPED, rows)
     session.execute(insert(IndicatorEvent), events)
     if audits:
         session.execute(insert(AuditEntry), audits)

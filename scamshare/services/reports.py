@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from scamshare import db
 from scamshare import normalise as norm
@@ -21,10 +18,8 @@ from scamshare.errors import Forbidden, Invalid, field_errors
 from scamshare.fastload import compile_loader
 from scamshare.models import (
     Indicator,
-    IndicatorOrganisation,
     MessageBand,
     ProtectedValue,
-    Report,
 )
 from scamshare.services import audit, lifecycle
 from scamshare.services.audit import Actor
@@ -187,57 +182,55 @@ def refuse_ranges_over_protected_numbers(
     return kept, rejected
 
 
-def ensure_indicators(
+def create_missing(
     session: Session, keys: dict[tuple[str, str], dict[str, Any]], now: datetime
-) -> None:
-    """Create the indicators of these (kind, value) keys that do not exist yet."""
-    dialect_insert = db.insert_for(session)
+) -> dict[tuple[str, str], lifecycle.IndicatorState]:
+    """Create the indicators of these (kind, value) keys that do not exist yet; return them.
+
+    A new indicator's state is known without reading it back: only its id comes from the
+    database.
+    """
+    raw = db.Raw(session)
+    table = Indicator.__table__
+    constant = [
+        value if raw.writer(table.c[name]) is None else raw.writer(table.c[name])(value)
+        for name, value in lifecycle.NEW_VALUES.items()
+    ]
+    stamp = raw.when(now)
     rows = [
-        {
-            "kind": kind,
-            "value": value,
-            "status": "reported",
-            "risk": "low",
-            "facts": facts,
-            "category_counts": {},
-            "channel_counts": {},
-            "created_at": now,
-            "updated_at": now,
-        }
+        (kind, value, *constant, raw.json(facts), stamp, stamp)
         # Sorted: two batches inserting the same new values in different orders would
         # otherwise each wait on the other's uncommitted rows (a deadlock on PostgreSQL).
         for (kind, value), facts in sorted(keys.items())
     ]
-    # Core, not the ORM's bulk insert: the rows are complete and no object is wanted back.
-    statement = dialect_insert(Indicator.__table__).on_conflict_do_nothing(
-        index_elements=["kind", "value"]
+    names = ["kind", "value", *lifecycle.NEW_VALUES, "facts", "created_at", "updated_at"]
+    columns = ", ".join(f'"{name}"' for name in names)
+    statement = (
+        f"INSERT INTO indicators ({columns}) VALUES ({raw.placeholders(len(names))}) "
+        "ON CONFLICT (kind, value) DO NOTHING"
     )
-    connection = session.connection()
-    for part in lifecycle.chunks(rows):
-        connection.execute(statement, part)
+    created = raw.insert_new(statement, rows, "indicators")
+    found = {}
+    for id_, kind, value in created:
+        state = found[(kind, value)] = lifecycle.new_state((kind, value), keys[(kind, value)], now)
+        state.id = id_
+    return found
 
 
 def lock_indicators(
     session: Session, keys: dict[tuple[str, str], dict[str, Any]], now: datetime
-) -> dict[tuple[str, str], Indicator]:
+) -> tuple[dict[tuple[str, str], lifecycle.IndicatorState], set[int]]:
     """Create the missing indicators and lock every one named, in a stable order.
 
     Concurrent submissions of the same values meet on the (kind, value) unique key and then
     queue on the row locks, so no report is lost and no count is off; locking in id order
-    keeps two batches from deadlocking.
+    keeps two batches from deadlocking. Returns the indicators and the ids of those created.
     """
-    ensure_indicators(session, keys, now)
-    found: dict[tuple[str, str], Indicator] = {}
-    for kind, part in lifecycle.by_kind(keys):
-        query = (
-            select(Indicator)
-            .where(Indicator.kind == kind, Indicator.value.in_(part))
-            .order_by(Indicator.id)
-            .with_for_update()
-        )
-        for indicator in session.scalars(query):
-            found[(indicator.kind, indicator.value)] = indicator
-    return found
+    found = create_missing(session, keys, now)
+    created = {state.id for state in found.values()}
+    existing = [key for key in keys if key not in found]
+    found.update(lifecycle.load_states(session, existing, lock=True))
+    return found, created
 
 
 def store(
@@ -248,8 +241,11 @@ def store(
     now: datetime,
 ) -> list[dict]:
     """Write the reports, fold them into their indicators and settle every touched indicator."""
-    keys = {(c.kind, c.value): c.facts for c in candidates}
-    indicators = lock_indicators(session, keys, now)
+    raw = db.Raw(session)
+    # Everything that needs no database is done first: on SQLite the first statement takes the
+    # node's one write lock, which other workers' batches then wait for.
+    batch = _Batch(candidates, caller, raw, now)
+    indicators, created = lock_indicators(session, batch.keys, now)
     before = {i.id: lifecycle.exported_view(i) for i in indicators.values()}
 
     # Reports: parents first, so that extracted reports can point at them.
@@ -260,13 +256,23 @@ def store(
     ):
         if not wave:
             continue
-        rows = [_report_row(candidates[p], caller, indicators, report_ids, now) for p in wave]
-        report_ids.update(zip(wave, _insert_reports(session, rows), strict=True))
+        rows = [batch.report_row(p, indicators, report_ids) for p in wave]
+        report_ids.update(zip(wave, _insert_reports(raw, rows), strict=True))
 
-    _fold(session, candidates, caller, indicators, now)
-    touched = list({id(i): i for i in (indicators[(c.kind, c.value)] for c in candidates)}.values())
+    known = batch.fold(session, raw, indicators, created)
+    touched = list({i.id: i for i in (indicators[key] for key in batch.keys)}.values())
     actor = Actor(caller.organisation_id, caller.organisation_name, caller.key_id)
-    lifecycle.settle(session, policy, touched, actor, now, why="report", before=before)
+    lifecycle.settle(
+        session,
+        policy,
+        touched,
+        actor,
+        now,
+        why="report",
+        before=before,
+        changed=_FOLDED,
+        known=known,
+    )
 
     accepted = []
     for position, candidate in enumerate(candidates):
@@ -293,29 +299,47 @@ def store(
     return accepted
 
 
-def _insert_reports(session: Session, rows: list[dict]) -> list[int]:
-    """Insert report rows and return their ids in the rows' order."""
-    table = Report.__table__
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        # SQLAlchemy finds no sentinel in the BigInteger/Integer variant id and would send one
-        # INSERT per row to keep RETURNING in order. SQLite inserts the VALUES rows in order and
-        # gives each the largest rowid plus one, and this transaction holds the only write
-        # lock, so the ids in ascending order are the rows' order.
-        return sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars())
-    # Ordered RETURNING makes psycopg parse one huge INSERT..SELECT per page; taking the ids
-    # from the table's own sequence first lets the rows go as a plain executemany.
-    ids = sorted(
-        connection.execute(
-            text(
+_REPORT_COLUMNS = (
+    "id",
+    "indicator_id",
+    "organisation_id",
+    "key_id",
+    "kind",
+    "submitted_value",
+    "category",
+    "channel",
+    "observed_at",
+    "received_at",
+    "evidence_ref",
+    "region",
+    "verified",
+    "spoofed_caller_id",
+    "note",
+    "message_text",
+    "extracted_from_id",
+)
+
+
+def _insert_reports(raw: db.Raw, rows: list[tuple]) -> list[int]:
+    """Insert report rows (each without its id) and return their new ids in the rows' order."""
+    if raw.sqlite:
+        # The transaction holds SQLite's only write lock, so nobody else can take these ids.
+        (last,) = raw.all("SELECT coalesce(max(id), 0) FROM reports")[0]
+        ids = list(range(last + 1, last + 1 + len(rows)))
+    else:
+        ids = [
+            row[0]
+            for row in raw.all(
                 "SELECT nextval(pg_get_serial_sequence('reports', 'id')) "
-                "FROM generate_series(1, :count)"
-            ),
-            {"count": len(rows)},
-        ).scalars()
-    )
-    connection.execute(
-        insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
+                "FROM generate_series(1, ?)",
+                (len(rows),),
+            )
+        ]
+        ids.sort()
+    columns = ", ".join(_REPORT_COLUMNS)
+    raw.many(
+        f"INSERT INTO reports ({columns}) VALUES ({raw.placeholders(len(_REPORT_COLUMNS))})",
+        [(id_, *row) for id_, row in zip(ids, rows, strict=True)],
     )
     return ids
 
@@ -331,123 +355,142 @@ def _ref(indicator: Indicator) -> dict:
     }
 
 
-def _report_row(
-    candidate: Candidate,
-    caller: Caller,
-    indicators: dict[tuple[str, str], Indicator],
-    report_ids: dict[int, int],
-    now: datetime,
-) -> dict:
-    """The row of one report."""
-    data = candidate.data
-    is_parent = candidate.parent is None
-    return {
-        "indicator_id": indicators[(candidate.kind, candidate.value)].id,
-        "organisation_id": caller.organisation_id,
-        "key_id": caller.key_id,
-        "kind": candidate.kind,
-        "submitted_value": data["value"] if is_parent else candidate.value,
-        "category": data["category"],
-        "channel": data["channel"],
-        "observed_at": data["observed_at"],
-        "received_at": now,
-        "evidence_ref": data["evidence_ref"],
-        "region": data.get("region"),
-        "verified": candidate.verified,
-        "spoofed_caller_id": data["spoofed_caller_id"],
-        "note": data.get("note") if is_parent else None,
-        "message_text": data["value"] if is_parent and candidate.kind == "message" else None,
-        "extracted_from_id": None if is_parent else report_ids[candidate.parent],
-    }
-
-
-def _fold(
-    session: Session,
-    candidates: list[Candidate],
-    caller: Caller,
-    indicators: dict[tuple[str, str], Indicator],
-    now: datetime,
-) -> None:
-    """Add the batch's reports to their indicators' counts and to the corroboration table."""
-    corroborations: dict[int, list[datetime]] = defaultdict(list)
-    bands: set[tuple[int, str]] = set()
-    # The batch is summed per indicator first, so that each indicator is changed once.
-    sums: dict[int, _Sum] = {}
-    for candidate in candidates:
-        indicator = indicators[(candidate.kind, candidate.value)]
-        total = sums.get(indicator.id)
-        if total is None:
-            total = sums[indicator.id] = _Sum(indicator)
-        data = candidate.data
-        if data["spoofed_caller_id"] and candidate.kind == "phone":
-            # The displayed number was spoofed: its holder is a victim, not a scammer.
-            total.spoofed += 1
-            continue
-        observed = data["observed_at"]
-        total.reports += 1
-        total.categories[data["category"]] += 1
-        total.channels[data["channel"]] += 1
-        if total.first is None or observed < total.first:
-            total.first = observed
-        if total.last is None or observed > total.last:
-            total.last = observed
-        if candidate.verified:
-            total.verified += 1
-            if total.last_verified is None or observed > total.last_verified:
-                total.last_verified = observed
-        corroborations[indicator.id].append(observed)
-        for band in candidate.facts.get("bands", ()):
-            bands.add((indicator.id, band))
-    _write_sums(session, sums, now)
-    if corroborations:
-        dialect_insert = db.insert_for(session)
-        rows = [
-            {
-                "indicator_id": indicator_id,
-                "organisation_id": caller.organisation_id,
-                "country": caller.country,
-                "report_count": len(times),
-                "first_at": min(times),
-                "last_at": max(times),
-            }
-            for indicator_id, times in corroborations.items()
-        ]
-        statement = dialect_insert(IndicatorOrganisation)
-        excluded = statement.excluded
-        table = IndicatorOrganisation.__table__.c
-        statement = statement.on_conflict_do_update(
-            index_elements=["indicator_id", "organisation_id"],
-            set_={
-                "report_count": table.report_count + excluded.report_count,
-                "first_at": _least(session, table.first_at, excluded.first_at),
-                "last_at": _greatest(session, table.last_at, excluded.last_at),
-            },
-        )
-        for part in lifecycle.chunks(rows):
-            session.execute(statement, part)
-    if bands:
-        statement = db.insert_for(session)(MessageBand).on_conflict_do_nothing()
-        rows = [{"indicator_id": i, "band": b} for i, b in sorted(bands)]
-        for part in lifecycle.chunks(rows):
-            session.execute(statement, part)
-    for candidate in candidates:
-        candidate.facts.pop("bands", None)
-    session.flush()
-
-
 @dataclass
 class _Sum:
     """One indicator's share of a batch: counts to add and the extremes of its times."""
 
-    indicator: Indicator
     spoofed: int = 0
     reports: int = 0
     verified: int = 0
-    categories: Tally = field(default_factory=Tally)
-    channels: Tally = field(default_factory=Tally)
+    categories: dict[str, int] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)
     first: datetime | None = None
     last: datetime | None = None
     last_verified: datetime | None = None
+
+
+class _Batch:
+    """A batch of candidates summed per (kind, value) before any database work.
+
+    Each indicator is then changed once, however many of the batch's reports name it.
+    """
+
+    def __init__(self, candidates: list[Candidate], caller: Caller, raw: db.Raw, now: datetime):
+        """Sum the candidates and prepare their report rows in the driver's form."""
+        self.candidates = candidates
+        self.caller = caller
+        self.now = now
+        self.keys: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sums: dict[tuple[str, str], _Sum] = {}
+        self.bands: set[tuple[tuple[str, str], str]] = set()
+        self.rows: list[tuple] = []
+        received = raw.when(now)
+        for candidate in candidates:
+            key = (candidate.kind, candidate.value)
+            self.keys[key] = candidate.facts
+            data = candidate.data
+            is_parent = candidate.parent is None
+            self.rows.append(
+                (
+                    caller.organisation_id,
+                    caller.key_id,
+                    candidate.kind,
+                    data["value"] if is_parent else candidate.value,
+                    data["category"],
+                    data["channel"],
+                    raw.when(data["observed_at"]),
+                    received,
+                    data["evidence_ref"],
+                    data.get("region"),
+                    candidate.verified,
+                    data["spoofed_caller_id"],
+                    data.get("note") if is_parent else None,
+                    data["value"] if is_parent and candidate.kind == "message" else None,
+                )
+            )
+            total = self.sums.get(key)
+            if total is None:
+                total = self.sums[key] = _Sum()
+            if data["spoofed_caller_id"] and candidate.kind == "phone":
+                # The displayed number was spoofed: its holder is a victim, not a scammer.
+                total.spoofed += 1
+                continue
+            observed = data["observed_at"]
+            total.reports += 1
+            total.categories[data["category"]] = total.categories.get(data["category"], 0) + 1
+            total.channels[data["channel"]] = total.channels.get(data["channel"], 0) + 1
+            if total.first is None or observed < total.first:
+                total.first = observed
+            if total.last is None or observed > total.last:
+                total.last = observed
+            if candidate.verified:
+                total.verified += 1
+                if total.last_verified is None or observed > total.last_verified:
+                    total.last_verified = observed
+            for band in candidate.facts.pop("bands", ()):
+                self.bands.add((key, band))
+
+    def report_row(
+        self,
+        position: int,
+        indicators: dict[tuple[str, str], lifecycle.IndicatorState],
+        report_ids: dict[int, int],
+    ) -> tuple:
+        """The row of one report, in _REPORT_COLUMNS order after the id."""
+        candidate = self.candidates[position]
+        parent = None if candidate.parent is None else report_ids[candidate.parent]
+        indicator_id = indicators[(candidate.kind, candidate.value)].id
+        return (indicator_id, *self.rows[position], parent)
+
+    def fold(
+        self,
+        session: Session,
+        raw: db.Raw,
+        indicators: dict[tuple[str, str], lifecycle.IndicatorState],
+        created: set[int],
+    ) -> dict[int, list[tuple[datetime, str]]]:
+        """Add the sums to the indicators' states and to the corroboration table.
+
+        Returns the corroboration rows of the indicators this batch created, which are only
+        this batch's, so that settle need not read them back.
+        """
+        caller = self.caller
+        corroborations = []
+        known: dict[int, list[tuple[datetime, str]]] = {}
+        for key, total in self.sums.items():
+            state = indicators[key]
+            _add_sum(state, total, self.now)
+            if state.id in created:
+                known[state.id] = []
+            if total.reports:
+                corroborations.append(
+                    (
+                        state.id,
+                        caller.organisation_id,
+                        caller.country,
+                        total.reports,
+                        raw.when(total.first),
+                        raw.when(total.last),
+                    )
+                )
+                if state.id in created:
+                    known[state.id].append((total.last, caller.country))
+        least, greatest = ("min", "max") if raw.sqlite else ("least", "greatest")
+        raw.many(
+            "INSERT INTO indicator_organisations "
+            "(indicator_id, organisation_id, country, report_count, first_at, last_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (indicator_id, organisation_id) DO UPDATE SET "
+            "report_count = indicator_organisations.report_count + excluded.report_count, "
+            f"first_at = {least}(indicator_organisations.first_at, excluded.first_at), "
+            f"last_at = {greatest}(indicator_organisations.last_at, excluded.last_at)",
+            corroborations,
+        )
+        if self.bands:
+            statement = db.insert_for(session)(MessageBand).on_conflict_do_nothing()
+            rows = [{"indicator_id": indicators[k].id, "band": b} for k, b in sorted(self.bands)]
+            for part in lifecycle.chunks(rows):
+                session.execute(statement, part)
+        return known
 
 
 _FOLDED = (
@@ -463,53 +506,31 @@ _FOLDED = (
 )
 
 
-def _write_sums(session: Session, sums: dict[int, _Sum], now: datetime) -> None:
-    """Write each indicator's new counts in one executemany UPDATE and mirror them in the objects.
-
-    The locked objects get the written values as their loaded state: settle reads them, and a
-    flush must not send them a second time.
-    """
-    rows = []
-    for indicator_id, total in sums.items():
-        indicator = total.indicator
-        loaded = {name: getattr(indicator, name) for name in _FOLDED}
-        values = dict(loaded)
-        values["spoofed_count"] += total.spoofed
-        values["verified_count"] += total.verified
-        if total.reports:
-            values["report_count"] += total.reports
-            # The same sums, in the same key order, as adding the reports one by one.
-            values["category_counts"] = dict(Tally(values["category_counts"]) + total.categories)
-            values["channel_counts"] = dict(Tally(values["channel_counts"]) + total.channels)
-            if values["first_reported_at"] is None or total.first < values["first_reported_at"]:
-                values["first_reported_at"] = total.first
-            if values["last_reported_at"] is None or total.last > values["last_reported_at"]:
-                values["last_reported_at"] = total.last
-            if total.last_verified is not None and (
-                values["last_verified_at"] is None
-                or total.last_verified > values["last_verified_at"]
-            ):
-                values["last_verified_at"] = total.last_verified
-            values["updated_at"] = now
-        for name, value in values.items():
-            if value != loaded[name]:
-                set_committed_value(indicator, name, value)
-        rows.append({"b_id": indicator_id, **{f"b_{name}": values[name] for name in _FOLDED}})
-    lifecycle.write_columns(session, _FOLDED, rows)
+def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """Counts plus more counts, keys in first-seen order, as adding reports one by one gives."""
+    merged = dict(counts)
+    for key, count in more.items():
+        merged[key] = merged.get(key, 0) + count
+    return merged
 
 
-def _least(session: Session, a, b):
-    """SQL MIN of two values on either engine."""
-    from sqlalchemy import func
-
-    return func.least(a, b) if session.bind.dialect.name == "postgresql" else func.min(a, b)
-
-
-def _greatest(session: Session, a, b):
-    """SQL MAX of two values on either engine."""
-    from sqlalchemy import func
-
-    return func.greatest(a, b) if session.bind.dialect.name == "postgresql" else func.max(a, b)
+def _add_sum(state: lifecycle.IndicatorState, total: _Sum, now: datetime) -> None:
+    """Add one indicator's sums to its state; settle writes them with its own columns."""
+    state.spoofed_count += total.spoofed
+    state.verified_count += total.verified
+    if total.reports:
+        state.report_count += total.reports
+        state.category_counts = _added(state.category_counts, total.categories)
+        state.channel_counts = _added(state.channel_counts, total.channels)
+        if state.first_reported_at is None or total.first < state.first_reported_at:
+            state.first_reported_at = total.first
+        if state.last_reported_at is None or total.last > state.last_reported_at:
+            state.last_reported_at = total.last
+        if total.last_verified is not None and (
+            state.last_verified_at is None or total.last_verified > state.last_verified_at
+        ):
+            state.last_verified_at = total.last_verified
+        state.updated_at = now
 
 
 def submit(

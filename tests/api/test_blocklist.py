@@ -86,6 +86,41 @@ def test_full_list_in_csv_holds_exactly_the_exported_indicators(client, listed):
     assert phone["first_reported"].endswith("Z") and phone["expires_at"] > phone["last_reported"]
 
 
+def test_categories_follow_later_reports_in_full_lists_and_deltas(client, listed):
+    """A listed value reported again under other categories shows every name, sorted."""
+    operator = listed["operator"]
+    cursor = download(client, operator, format="csv").headers["X-ScamShare-Cursor"]
+    list_values(client, listed["regulator"], report("+65 8123 4567", category="parcel_delivery"))
+    list_values(client, listed["regulator"], report("+65 8123 4567", category="bank_impersonation"))
+    expected = "bank_impersonation;investment;parcel_delivery"
+
+    full = {row["value"]: row for row in rows(download(client, operator, format="csv"))}
+    assert full["+6581234567"]["categories"] == expected
+    assert full["+60123456789"]["categories"] == "loan"
+    delta = rows(download(client, operator, format="csv", since=cursor))
+    assert [(row["value"], row["categories"]) for row in delta] == [("+6581234567", expected)]
+    items = json.loads(download(client, operator, format="json").data)["items"]
+    found = {item["value"]: item for item in items}
+    assert found["+6581234567"]["categories"] == expected.split(";")
+
+
+def test_csv_lines_hold_the_same_fields_as_json_items(client, listed):
+    """Every CSV field of a listing equals its JSON item's, including the quoted URL."""
+    csv_rows = rows(download(client, listed["operator"], format="csv"))
+    items = json.loads(download(client, listed["operator"], format="json").data)["items"]
+    assert len(csv_rows) == len(items) == 3
+    by_value = {item["value"]: item for item in items}
+    for row in csv_rows:
+        item = by_value[row["value"]]
+        origins = ";".join(f"{o['country']}:{o['policy']}" for o in item["origins"])
+        assert row == {
+            **{name: item[name] for name in ("kind", "value", "status", "risk")},
+            "categories": ";".join(item["categories"]),
+            "origins": origins,
+            **{name: item[name] or "" for name in COLUMNS.split(",")[6:]},
+        }
+
+
 def test_every_format_carries_the_cursor_and_the_same_values(client, listed):
     """json, ndjson and txt hold the same values; the cursor is in a header (and json's body)."""
     csv_response = download(client, listed["operator"], format="csv")
