@@ -13,7 +13,11 @@ The sender's database gets N listed phone indicators (generation is not timed). 
 2. apply rate: a push to one more, fresh receiver alone, in indicators per second, end to end
    (the sender builds and signs batches, the receiver verifies, validates, applies and merges);
 3. bare baseline, same run: the same contribution rows upserted in batches of the same size
-   straight into a fresh database's contributions table (INSERT ... ON CONFLICT DO UPDATE).
+   straight into a fresh database's contributions table through the database driver alone
+   (one executemany INSERT ... ON CONFLICT DO UPDATE per batch, each value turned into the
+   driver's form inside the timed loop), once before and once after the solo push, the faster
+   run counting; for reference, also the same upsert through SQLAlchemy Core, whose per-row
+   type processing makes it about three times slower.
 
 The last line is `ratio: X`, the apply rate over the bare upsert rate (target: at least 0.4).
 """
@@ -207,23 +211,88 @@ def add_receiver(workdir: Path, sender, sender_identity, country: str, node_id: 
     return Receiver(node_id, port, start_node(data_dir, country, node_id, port))
 
 
-def bare_upsert(rows: list[dict], path: Path, batch: int) -> float:
-    """Upsert the same contribution rows straight into a fresh database; return rows/s."""
+def contribution_rows(sender) -> list[dict]:
+    """The sender's contributions as rows of a receiver's contributions table (untimed)."""
+    with transaction(sender) as session:
+        indicators = session.scalars(select(Indicator).order_by(Indicator.origin_version))
+        rows = []
+        for indicator in indicators:
+            wire = wire_contribution(indicator, "bench-sg", "SG")
+            rows.append(
+                {
+                    "origin_node": "bench-sg",
+                    "origin_country": "SG",
+                    "kind": wire["kind"],
+                    "value": wire["value"],
+                    "status": wire["status"],
+                    "removal_reason": None,
+                    "risk": wire["risk"],
+                    "categories": wire["categories"],
+                    "report_count": wire["report_count"],
+                    "org_count": wire["org_count"],
+                    "first_reported_at": indicator.first_reported_at,
+                    "last_reported_at": indicator.last_reported_at,
+                    "expires_at": indicator.expires_at,
+                    "origin_version": wire["origin_version"],
+                    "received_at": indicator.updated_at,
+                }
+            )
+    return rows
+
+
+def core_upsert(rows: list[dict], path: Path, batch: int) -> float:
+    """The same upsert through SQLAlchemy Core (reference only); return rows/s."""
     engine = make_engine(f"sqlite:///{path}")
     migrations.upgrade(engine)
     statement = sqlite.insert(Contribution)
     statement = statement.on_conflict_do_update(
         index_elements=["origin_node", "kind", "value"],
-        set_={
-            name: statement.excluded[name]
-            for name in ("status", "risk", "categories", "report_count", "origin_version")
-        },
+        set_={name: statement.excluded[name] for name in UPDATED},
         where=Contribution.origin_version < statement.excluded.origin_version,
     )
     started = time.perf_counter()
     for start in range(0, len(rows), batch):
         with engine.begin() as connection:
             connection.execute(statement, rows[start : start + batch])
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return len(rows) / elapsed
+
+
+UPDATED = ("status", "risk", "categories", "report_count", "origin_version")
+
+
+def bare_upsert(rows: list[dict], path: Path, batch: int) -> float:
+    """Upsert the same contribution rows through the database driver alone; return rows/s.
+
+    Each value is turned into what SQLite stores (JSON text, naive UTC datetime text) inside
+    the timed loop, as any writer starting from the same rows must.
+    """
+    engine = make_engine(f"sqlite:///{path}")
+    migrations.upgrade(engine)
+    columns = list(rows[0])
+
+    def stored(value):
+        """A value as SQLAlchemy would store it in SQLite: JSON text, naive UTC datetime text."""
+        if isinstance(value, list):
+            return json.dumps(value)
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
+
+    statement = (
+        f"INSERT INTO contributions ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) "
+        "ON CONFLICT (origin_node, kind, value) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in UPDATED)
+        + " WHERE contributions.origin_version < excluded.origin_version"
+    )
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        part = rows[start : start + batch]
+        values = [tuple(stored(row[name]) for name in columns) for row in part]
+        with engine.begin() as connection:
+            connection.exec_driver_sql(statement, values)
     elapsed = time.perf_counter() - started
     engine.dispose()
     return len(rows) / elapsed
@@ -278,6 +347,10 @@ def main() -> None:
             f"{fan_out_seconds:.1f} s; {bytes_per:.0f} bytes on the wire per indicator"
         )
 
+        rows = contribution_rows(sender)
+        bare_rate = bare_upsert(rows, workdir / "bare-1.db", args.batch)
+        core_rate = core_upsert(rows, workdir / "core-1.db", args.batch)
+
         solo = add_receiver(workdir, sender, sender_identity, "VN", "bench-solo")
         processes.append(solo.process)
         wait_ready(solo.port, time.monotonic() + 60)
@@ -291,31 +364,10 @@ def main() -> None:
         end_to_end = args.indicators / solo_seconds
         apply_rate = args.indicators / receiver_seconds(workdir / solo.node_id)
 
-        with transaction(sender) as session:
-            indicators = session.scalars(select(Indicator).order_by(Indicator.origin_version))
-            rows = []
-            for indicator in indicators:
-                wire = wire_contribution(indicator, "bench-sg", "SG")
-                rows.append(
-                    {
-                        "origin_node": "bench-sg",
-                        "origin_country": "SG",
-                        "kind": wire["kind"],
-                        "value": wire["value"],
-                        "status": wire["status"],
-                        "removal_reason": None,
-                        "risk": wire["risk"],
-                        "categories": wire["categories"],
-                        "report_count": wire["report_count"],
-                        "org_count": wire["org_count"],
-                        "first_reported_at": indicator.first_reported_at,
-                        "last_reported_at": indicator.last_reported_at,
-                        "expires_at": indicator.expires_at,
-                        "origin_version": wire["origin_version"],
-                        "received_at": indicator.updated_at,
-                    }
-                )
-        bare_rate = bare_upsert(rows, workdir / "bare.db", args.batch)
+        # The machine is shared: the baselines are measured before and after the solo push,
+        # and the faster run counts, so a busy moment never makes the baseline easier to meet.
+        bare_rate = max(bare_rate, bare_upsert(rows, workdir / "bare-2.db", args.batch))
+        core_rate = max(core_rate, core_upsert(rows, workdir / "core-2.db", args.batch))
         with transaction(sender) as session:
             total = session.scalar(select(func.count()).select_from(Indicator))
         print(
@@ -323,7 +375,11 @@ def main() -> None:
             f"({solo_seconds:.1f} s for {total}); receiver apply rate {apply_rate:,.0f}/s "
             "(from its own request log: verify, validate, upsert, merge, commit)"
         )
-        print(f"bare batched upsert, same rows: {bare_rate:,.0f} rows/s")
+        print(f"bare batched upsert through the driver, same rows: {bare_rate:,.0f} rows/s")
+        print(
+            f"(for reference: the same upsert through SQLAlchemy Core: {core_rate:,.0f} rows/s; "
+            f"apply over it {apply_rate / core_rate:.2f})"
+        )
         print(f"ratio: {apply_rate / bare_rate:.2f}")
     finally:
         for process in processes:

@@ -2,15 +2,17 @@
 
 Run from the repository root:
 
-    python bench/ingest.py [--reports 100000] [--batch 5000] [--clients 1] [--seed 20260123]
+    python bench/ingest.py [--reports 100000] [--batch 5000] [--clients 2] [--workers 2]
 
 It generates phone reports deterministically from the seed: realistic numbers of all eleven ASEAN
 regions (mobile mostly, fixed line and VoIP too) written as people write them (E.164, national,
 international, or after the international dialling prefix of the report's region), with 20% of
-the reports repeating an earlier number, often in another spelling. It starts a real node
-(`scamshare serve`: waitress, in a subprocess) on a fresh database, sends the reports as JSON
-batches through POST /api/v1/reports from three organisations in turn, checks that every report
-was accepted and that each number became exactly one indicator, and prints reports per second.
+the reports repeating an earlier number, often in another spelling. It starts a real node on a
+fresh database (`scamshare serve`, which creates it and prints the sample keys, then gunicorn
+with `--workers` processes as in production; `--workers 0` keeps the waitress process), sends the
+reports as JSON batches through POST /api/v1/reports from three organisations in turn and from
+`--clients` connections at once, checks that every report was accepted and that each number
+became exactly one indicator, and prints reports per second.
 
 On the same inputs, in the same run, it times bare libphonenumber (parse + is_valid_number +
 format_number E.164) and prints the ratio of ingestion throughput to it. SQLite always runs; with
@@ -153,36 +155,51 @@ def free_port() -> int:
 
 
 class Node:
-    """A `scamshare serve` subprocess on a fresh database, with the API keys it printed."""
+    """A ScamShare node on a fresh database, with the API keys it printed on first start.
 
-    def __init__(self, data_dir: Path, database_url: str | None):
+    `scamshare serve` creates, migrates and seeds the database and prints the sample keys; with
+    `workers` > 0 it is then replaced by gunicorn with that many worker processes on the same
+    database, as a production node runs (the README's deployment section).
+    """
+
+    def __init__(self, data_dir: Path, database_url: str | None, workers: int):
         """Start the server and wait until it answers."""
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
+        self.env = {
             **os.environ,
             "SCAMSHARE_DATA_DIR": str(data_dir),
             "SCAMSHARE_COUNTRY": "SG",
             "SCAMSHARE_LOG_REQUESTS": "false",
         }
-        env.pop("SCAMSHARE_DATABASE_URL", None)
+        self.env.pop("SCAMSHARE_DATABASE_URL", None)
         if database_url:
-            env["SCAMSHARE_DATABASE_URL"] = database_url
+            self.env["SCAMSHARE_DATABASE_URL"] = database_url
+        self._start([sys.executable, "-m", "scamshare", "serve", "--port", "{port}"], True)
+        if workers > 0:
+            self.stop()
+            command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+            command += ["--bind", "127.0.0.1:{port}", "--timeout", "600", "wsgi:app"]
+            self._start(command, False)
+
+    def _start(self, command: list[str], read_keys: bool) -> None:
+        """Start one server process on a free port and wait until it is ready."""
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scamshare", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.PIPE,
+            [part.format(port=self.port) for part in command],
+            env=self.env,
+            stdout=subprocess.PIPE if read_keys else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
             cwd=ROOT,
         )
-        lines: list[str] = []
-        while not any("API docs" in line for line in lines):
-            line = self.process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"scamshare serve exited early: {''.join(lines)}")
-            lines.append(line)
-        self.keys = dict(re.findall(r"^\s+(\w+)\s+.*?(ss\.\S+)$", "".join(lines), re.M))
+        if read_keys:
+            lines: list[str] = []
+            while not any("API docs" in line for line in lines):
+                line = self.process.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"scamshare serve exited early: {''.join(lines)}")
+                lines.append(line)
+            self.keys = dict(re.findall(r"^\s+(\w+)\s+.*?(ss\.\S+)$", "".join(lines), re.M))
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -202,7 +219,8 @@ class Node:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stdout.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def ingest(node: Node, bodies: list[bytes], clients: int) -> float:
@@ -247,11 +265,16 @@ def check(database_url: str, reports: int, distinct: int) -> None:
 
 
 def run(
-    engine_name: str, database_url: str | None, bodies: list[bytes], clients: int, distinct: int
+    engine_name: str,
+    database_url: str | None,
+    bodies: list[bytes],
+    clients: int,
+    workers: int,
+    distinct: int,
 ):
     """Ingest on one engine in a fresh node; return the elapsed time."""
     with tempfile.TemporaryDirectory(prefix=f"scamshare-bench-{engine_name}-") as data_dir:
-        node = Node(Path(data_dir), database_url)
+        node = Node(Path(data_dir), database_url, workers)
         try:
             elapsed = ingest(node, bodies, clients)
         finally:
@@ -277,7 +300,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reports", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=5_000)
-    parser.add_argument("--clients", type=int, default=1, help="concurrent HTTP connections")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent HTTP connections")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn worker processes (0: the embedded single-process `scamshare serve`)",
+    )
     parser.add_argument("--seed", type=int, default=20260123)
     arguments = parser.parse_args()
 
@@ -292,7 +321,8 @@ def main() -> None:
     )
     print(
         f"reports: {len(reports)} phone reports of {distinct} numbers in {len(bodies)} batches "
-        f"of {arguments.batch}, {arguments.clients} client(s), seed {arguments.seed}"
+        f"of {arguments.batch}, {arguments.clients} client(s), "
+        f"{arguments.workers or 'no'} gunicorn worker(s), seed {arguments.seed}"
     )
     bare = bare_rate(reports)
     print(f"bare parse+is_valid_number+format_number: {bare:,.0f} numbers/s")
@@ -308,7 +338,9 @@ def main() -> None:
         if admin_url:
             database_url = postgres_database(admin_url, name, create=True)
         try:
-            elapsed = run(engine_name, database_url, bodies, arguments.clients, distinct)
+            elapsed = run(
+                engine_name, database_url, bodies, arguments.clients, arguments.workers, distinct
+            )
         finally:
             if admin_url:
                 postgres_database(admin_url, name, create=False)

@@ -45,8 +45,7 @@ def make_engine(url: str) -> Engine:
     def _sqlite_begin(connection):
         """Begin deferred for readers; writers take the lock up front and queue, never deadlock."""
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is not None:  # None: single reads, each statement its own implicit transaction
-            connection.exec_driver_sql(f"BEGIN {mode}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -174,6 +173,23 @@ def insert_for(session: Session):
     return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
+def read_when(value) -> datetime | None:
+    """A datetime column's driver value as an aware UTC datetime (models.UTCDateTime's result).
+
+    SQLite gives the naive UTC text SQLAlchemy's DateTime writes; psycopg a datetime.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_json(value):
+    """A JSON column's driver value, parsed: SQLite gives its text, psycopg parses it itself."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 class Raw:
     """Statements sent straight to the DBAPI cursor, for the hot bulk paths.
 
@@ -245,17 +261,8 @@ class Raw:
         """A JSON value as the driver stores it (text on both: psycopg casts it to json)."""
         return json.dumps(value)
 
-    def read_when(self, value) -> datetime | None:
-        """A stored datetime as an aware UTC datetime."""
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-    def read_json(self, value):
-        """A stored JSON value, parsed."""
-        return json.loads(value) if isinstance(value, str) else value
+    read_when = staticmethod(read_when)
+    read_json = staticmethod(read_json)
 
     def writer(self, column) -> Callable | None:
         """The function that turns a column's Python value into the driver's (None: as it is)."""
@@ -268,9 +275,7 @@ class Raw:
 
     def reader(self, column) -> Callable | None:
         """The function that turns the driver's value of a column into Python's (None: as it is)."""
-        return {"datetime": self.read_when, "json": self.read_json, "bool": _flag}.get(
-            _column_kind(column)
-        )
+        return {"datetime": read_when, "json": read_json, "bool": _flag}.get(_column_kind(column))
 
 
 def sqlite_when(value: datetime | None) -> str | None:

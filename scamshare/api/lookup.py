@@ -77,20 +77,6 @@ def _query_arguments(view: Callable) -> Callable:
     return wrapper
 
 
-class _ReaderOnDemand:
-    """Stands in for a session that is rarely used: opening one cost a tenth of a lookup."""
-
-    def execute(self, statement):
-        """Run one statement in its own short read session; return its buffered result."""
-        with db.reader() as session:
-            return session.execute(statement).freeze()()
-
-
-def _policies() -> dict[str, str]:
-    """The peer policies: this process's cache, or else one short read."""
-    return peers.cached_policies(_ReaderOnDemand())
-
-
 @blp.route("/lookup")
 @requires("lookup")
 @_query_arguments
@@ -105,7 +91,7 @@ def lookup_one(query):
             query.get("kind"),
             caller.country,
             current_app.config["COUNTRY"],
-            _policies,
+            peers.cached_policies,
         )
     _count(caller, 1)
     # A response flask-smorest passes through: dumping through LookupResultSchema cost a fifth

@@ -8,14 +8,13 @@ flush) instead of one audit entry each, which would also take SQLite's write loc
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 import threading
 import time
 from collections import defaultdict, namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -169,27 +168,13 @@ def lookup(
         return _unknown(*key)
     row = _Row(*found)
     row = row._replace(
-        category_counts=_json(row.category_counts),
-        foreign=_json(row.foreign),
-        first_reported_at=_utc(row.first_reported_at),
-        last_reported_at=_utc(row.last_reported_at),
-        expires_at=_utc(row.expires_at),
+        category_counts=db.read_json(row.category_counts),
+        foreign=db.read_json(row.foreign),
+        first_reported_at=db.read_when(row.first_reported_at),
+        last_reported_at=db.read_when(row.last_reported_at),
+        expires_at=db.read_when(row.expires_at),
     )
     return _found(row, country, policies())
-
-
-def _json(stored):
-    """A JSON column's value: SQLite gives its text, psycopg parses it itself."""
-    return json.loads(stored) if isinstance(stored, str) else stored
-
-
-def _utc(stored) -> datetime | None:
-    """A datetime column's value as an aware UTC datetime (models.UTCDateTime's result)."""
-    if stored is None:
-        return None
-    if isinstance(stored, str):  # SQLite: the naive UTC text SQLAlchemy's DateTime writes
-        return datetime.fromisoformat(stored).replace(tzinfo=UTC)
-    return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
 
 
 def lookup_many(session: Session, items: list[dict], region: str, country: str) -> list[dict]:

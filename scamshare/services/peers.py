@@ -8,6 +8,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from scamshare import db
 from scamshare.config import MEMBER_STATES
 from scamshare.errors import Conflict, Invalid, NotFound
 from scamshare.federation.identity import decode_public
@@ -97,8 +98,12 @@ def policies(session: Session | Connection) -> dict[str, str]:
 _POLICIES = "scamshare.policies"
 
 
-def cached_policies(session: Session | Connection) -> dict[str, str]:
-    """The policies map, read at most once per SCAMSHARE_KEY_CACHE_SECONDS in this process."""
+def cached_policies(session: Session | Connection | None = None) -> dict[str, str]:
+    """The policies map, read at most once per SCAMSHARE_KEY_CACHE_SECONDS in this process.
+
+    Without a session, a short read session of its own is opened only when the cache is stale:
+    the hot lookup path opens none otherwise.
+    """
     # Every lookup merges peer origins, and reading the peer table cost a query per lookup. A
     # change through this process's add_peer or remove_peer is seen at once; one made
     # elsewhere (another worker, the CLI) within the cache time, like a key revocation.
@@ -108,7 +113,12 @@ def cached_policies(session: Session | Connection) -> dict[str, str]:
     cached = current_app.extensions.get(_POLICIES)
     if cached is not None and time.monotonic() - cached[0] < ttl:
         return cached[1]
-    read_at, found = time.monotonic(), policies(session)
+    read_at = time.monotonic()
+    if session is None:
+        with db.reader() as reader:
+            found = policies(reader)
+    else:
+        found = policies(session)
     if ttl > 0:
         current_app.extensions[_POLICIES] = (read_at, found)
     return found
