@@ -257,13 +257,6 @@ class Raw:
         """A UTC datetime as the driver stores it (SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`)."""
         return sqlite_when(value) if self.sqlite else value
 
-    def json(self, value) -> str:
-        """A JSON value as the driver stores it (text on both: psycopg casts it to json)."""
-        return json.dumps(value)
-
-    read_when = staticmethod(read_when)
-    read_json = staticmethod(read_json)
-
     def writer(self, column) -> Callable | None:
         """The function that turns a column's Python value into the driver's (None: as it is)."""
         kind = _column_kind(column)

@@ -199,7 +199,7 @@ def gather_evidence(
             f"WHERE indicator_id IN ({raw.placeholders(len(part))})",
             tuple(part),
         ):
-            rows[indicator_id].append((raw.read_when(last_at), country))
+            rows[indicator_id].append((db.read_when(last_at), country))
     protected = protected_keys(session, indicators)
     evidence = {}
     for indicator in indicators:
@@ -370,16 +370,6 @@ def write_states(session: Session, columns: tuple[str, ...], indicators: list) -
     _update(session, columns, [[getattr(i, name) for name in columns] + [i.id] for i in indicators])
 
 
-def write_columns(session: Session, columns: tuple[str, ...], rows: list[dict]) -> None:
-    """Write some columns of many indicators in one executemany UPDATE by id.
-
-    Each row holds `b_id` and `b_<column>` values; the ORM flush would send one UPDATE per
-    indicator and process every attribute, and even a Core executemany processes every value.
-    """
-    keys = [f"b_{name}" for name in columns] + ["b_id"]
-    _update(session, columns, [[row[key] for key in keys] for row in rows])
-
-
 def _update(session: Session, columns: tuple[str, ...], rows: list[list]) -> None:
     """UPDATE indicators SET the columns WHERE id = the last value, for every row (in place)."""
     if not rows:
@@ -424,7 +414,7 @@ def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) 
 
     session.flush()  # mapped indicators and their callers' pending changes reach the database
     first = reserve_sequences(session, len(changes))
-    events, audits, rows = [], [], []
+    events, audits = [], []
     for offset, change in enumerate(changes):
         indicator = change.indicator
         previous = indicator.status
@@ -461,7 +451,6 @@ def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) 
         )
         for name, value in values.items():
             _set(indicator, name, value)
-        rows.append({"b_id": indicator.id, **{f"b_{name}": values[name] for name in _STAMPED}})
         events.append(
             {
                 "indicator_id": indicator.id,
@@ -495,7 +484,7 @@ def stamp(session: Session, changes: list[Change], actor: Actor, now: datetime) 
                     },
                 }
             )
-    write_columns(session, _STAMPED, rows)
+    write_states(session, _STAMPED, [change.indicator for change in changes])
     session.execute(insert(IndicatorEvent), events)
     if audits:
         session.execute(insert(AuditEntry), audits)

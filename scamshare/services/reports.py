@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -198,7 +199,7 @@ def create_missing(
     ]
     stamp = raw.when(now)
     rows = [
-        (kind, value, *constant, raw.json(facts), stamp, stamp)
+        (kind, value, *constant, json.dumps(facts), stamp, stamp)
         # Sorted: two batches inserting the same new values in different orders would
         # otherwise each wait on the other's uncommitted rows (a deadlock on PostgreSQL).
         for (kind, value), facts in sorted(keys.items())

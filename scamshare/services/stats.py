@@ -12,15 +12,8 @@ from sqlalchemy.orm import Session
 
 from scamshare.errors import Invalid
 from scamshare.models import Appeal, Indicator, IndicatorEvent, Report
+from schemas.stats import METRICS
 
-METRICS = (
-    "reports_received",
-    "indicators_listed",
-    "indicators_expired",
-    "indicators_delisted",
-    "appeals_opened",
-    "appeals_resolved",
-)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 NO_CATEGORY = "none"

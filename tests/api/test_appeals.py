@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,31 +15,9 @@ from scamshare.services import appeals as appeals_service
 from scamshare.services import reports as reports_service
 from scamshare.services.audit import Actor
 from tests.conftest import Credential, make_credential
+from tests.reporting import report, submit
 
 NUMBER = "8123 4567"
-
-
-def report(value: str = NUMBER, kind: str = "phone", observed: datetime | None = None, **extra):
-    """A valid report, observed yesterday unless told otherwise."""
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": extra.pop("channel", "voice"),
-        "observed_at": (observed or utcnow() - timedelta(days=1)).isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
-
-
-def submit(client, credential: Credential, *reports: dict) -> dict:
-    """Submit reports through the API and return the first report's indicator."""
-    response = client.post(
-        "/api/v1/reports", json={"reports": list(reports)}, headers=credential.headers
-    )
-    assert response.status_code == 200, response.json
-    assert response.json["rejected"] == []
-    return response.json["reports"][0]["indicator"]
 
 
 def file(client, credential: Credential, value: str = NUMBER, **extra):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -14,22 +15,12 @@ from scamshare import db
 from scamshare.clock import utcnow
 from scamshare.services.audit import Actor
 from scamshare.services.expiry import expire_due
+from tests import reporting
 from tests.conftest import make_credential
 
+report = functools.partial(reporting.report, channel="sms")
+
 COLUMNS = "kind,value,status,risk,categories,origins,first_reported,last_reported,expires_at"
-
-
-def report(value, kind="phone", days_ago=1, **extra) -> dict:
-    """A report observed some days ago."""
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": "sms",
-        "observed_at": (utcnow() - timedelta(days=days_ago)).isoformat(),
-        "evidence_ref": "case-1",
-        **extra,
-    }
 
 
 def list_values(client, credential, *reports) -> None:

@@ -11,29 +11,7 @@ from scamshare import db
 from scamshare.clock import utcnow
 from scamshare.models import AuditEntry, Disconnection, Indicator
 from tests.conftest import Credential, make_credential
-
-
-def report(value: str, days_ago: float = 1, **extra) -> dict:
-    """A valid phone report observed some days ago."""
-    return {
-        "kind": "phone",
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": extra.pop("channel", "voice"),
-        "observed_at": (utcnow() - timedelta(days=days_ago)).isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
-
-
-def submit(client, credential: Credential, *reports: dict) -> dict:
-    """Submit reports through the API and return the first report's indicator."""
-    response = client.post(
-        "/api/v1/reports", json={"reports": list(reports)}, headers=credential.headers
-    )
-    assert response.status_code == 200, response.json
-    assert response.json["rejected"] == []
-    return response.json["reports"][0]["indicator"]
+from tests.reporting import report, submit
 
 
 def disconnect(client, credential: Credential, body: dict):

@@ -14,29 +14,7 @@ from scamshare.models import AuditEntry
 from scamshare.services import audit, expiry, lifecycle
 from scamshare.services import reports as reports_service
 from tests.conftest import Credential, make_credential
-
-
-def report(value: str, kind: str = "phone", observed: datetime | None = None, **extra) -> dict:
-    """A valid report, observed yesterday unless told otherwise."""
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": extra.pop("channel", "voice"),
-        "observed_at": (observed or utcnow() - timedelta(days=1)).isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
-
-
-def submit(client, credential: Credential, *reports: dict) -> dict:
-    """Submit reports through the API and return the first report's indicator."""
-    response = client.post(
-        "/api/v1/reports", json={"reports": list(reports)}, headers=credential.headers
-    )
-    assert response.status_code == 200, response.json
-    assert response.json["rejected"] == []
-    return response.json["reports"][0]["indicator"]
+from tests.reporting import report, submit
 
 
 def submit_at(app, credential: Credential, now: datetime, *reports: dict) -> dict:

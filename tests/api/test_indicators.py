@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
-from scamshare.clock import utcnow
 from tests.conftest import make_credential
-
-
-def report(value: str, kind: str = "phone", **extra) -> dict:
-    """A valid report observed yesterday."""
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": extra.pop("channel", "voice"),
-        "observed_at": (utcnow() - timedelta(days=1)).isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
-
-
-def submit(client, credential, *reports: dict) -> dict:
-    """Submit reports as one batch and return the response body."""
-    response = client.post(
-        "/api/v1/reports", json={"reports": list(reports)}, headers=credential.headers
-    )
-    assert response.status_code == 200, response.json
-    assert response.json["rejected"] == []
-    return response.json
+from tests.reporting import report
+from tests.reporting import submit_batch as submit
 
 
 def listing(client, credential, **query) -> dict:

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import functools
 
 import pytest
 
 from scamshare import db
 from scamshare.clock import utcnow
 from scamshare.services.lookup import lookups_on
+from tests import reporting
 from tests.conftest import make_credential
 
-
-def report(value, kind="phone", **extra) -> dict:
-    """A report observed yesterday."""
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": "sms",
-        "observed_at": (utcnow() - timedelta(days=1)).isoformat(),
-        "evidence_ref": "case-1",
-        **extra,
-    }
+report = functools.partial(reporting.report, channel="sms")
 
 
 def lookup(client, credential, **query):

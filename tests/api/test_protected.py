@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,26 +12,15 @@ from sqlalchemy import select
 
 from scamshare import db
 from scamshare import normalise as norm
-from scamshare.clock import utcnow
 from scamshare.config import MEMBER_STATES
 from scamshare.models import AuditEntry
 from schemas.protected import PROTECTED_CATEGORIES, PROTECTED_KINDS
+from tests import reporting
 from tests.conftest import make_credential
 
+report = functools.partial(reporting.report, category="bank_impersonation")
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "protected"
-
-
-def report(value: str, kind: str = "phone", days_ago: int = 1, **extra) -> dict:
-    """A valid report observed some days ago."""
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "bank_impersonation"),
-        "channel": extra.pop("channel", "voice"),
-        "observed_at": (utcnow() - timedelta(days=days_ago)).isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
 
 
 def submit(client, credential, *reports: dict) -> dict:

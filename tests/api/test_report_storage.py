@@ -9,7 +9,8 @@ from sqlalchemy import select, text
 from scamshare import db
 from scamshare.clock import utcnow
 from scamshare.models import Indicator, IndicatorOrganisation, Report
-from tests.api.test_reports import report, submit
+from tests.api.test_reports import submit
+from tests.reporting import report
 from tests.storage import raw_rows
 
 

@@ -9,23 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from scamshare import db
-from scamshare.clock import utcnow
 from scamshare.models import AuditEntry, Indicator, IndicatorEvent, Report
 from tests.conftest import make_credential
-
-
-def report(value="+65 8123 4567", kind="phone", days_ago=1, **extra) -> dict:
-    """A valid report, observed some days ago."""
-    observed = utcnow() - timedelta(days=days_ago)
-    return {
-        "kind": kind,
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": extra.pop("channel", "voice"),
-        "observed_at": observed.isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
+from tests.reporting import report
 
 
 def submit(client, credential, body, **query):

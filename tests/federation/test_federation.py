@@ -14,19 +14,9 @@ from scamshare.db import transaction
 from scamshare.federation import signing
 from scamshare.models import AuditEntry, Contribution, Indicator, Peer
 from schemas.federation import WIRE_VERSION
+from tests import reporting
 
-
-def report(value: str, days_ago: int = 1, **extra) -> dict:
-    """A report as a regulator submits it."""
-    return {
-        "kind": extra.pop("kind", "phone"),
-        "value": value,
-        "category": extra.pop("category", "investment"),
-        "channel": "voice",
-        "observed_at": (utcnow() - timedelta(days=days_ago)).isoformat(),
-        "evidence_ref": extra.pop("evidence_ref", "case-1"),
-        **extra,
-    }
+report = reporting.report
 
 
 def contributions(node, origin: str) -> dict[tuple[str, str], Contribution]:
