@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -19,11 +20,11 @@ def free_base_port() -> int:
         if base > 65000:
             continue
         try:
-            sockets = [socket.create_server(("127.0.0.1", base + n)) for n in range(3)]
+            with contextlib.ExitStack() as held:  # closes whichever were opened, even on failure
+                for n in range(3):
+                    held.enter_context(socket.create_server(("127.0.0.1", base + n)))
         except OSError:
             continue
-        for sock in sockets:
-            sock.close()
         return base
     raise RuntimeError("no three free ports in a row")
 
