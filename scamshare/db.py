@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,7 +26,9 @@ def make_engine(url: str) -> Engine:
     """Create the engine for a database URL, with the SQLite pragmas a shared file needs."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _server_engine(url)
+        engine = _server_engine(url)
+        event.listen(engine, "engine_disposed", _close_held)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -47,6 +51,7 @@ def make_engine(url: str) -> Engine:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
+    event.listen(engine, "engine_disposed", _close_held)
     return engine
 
 
@@ -83,28 +88,85 @@ def close_session(_exc: BaseException | None = None) -> None:
         db_session.close()
 
 
+_held = threading.local()  # the connection single_read keeps for each thread
+_every_held: weakref.WeakSet = weakref.WeakSet()  # of every thread, for _close_held
+
+
 @contextmanager
 def single_read() -> Iterator[Any]:
-    """Lend a pooled DBAPI connection for one read statement, outside any transaction.
+    """Lend this thread's DBAPI connection for one read statement, outside any transaction.
 
     The lookup path reads this way: a SQLAlchemy Connection around one indexed SELECT cost more
-    than the SELECT. SQLite connections are in autocommit mode already (see make_engine);
-    PostgreSQL ones are switched to it for the read, so no BEGIN and ROLLBACK round trips.
+    than the SELECT, and so did taking a connection from the pool and giving it back for each
+    lookup. Each thread therefore keeps one pooled connection for these reads, in autocommit
+    mode (SQLite connections are in it already, see make_engine; PostgreSQL ones are switched),
+    so no BEGIN and ROLLBACK round trips. A connection that sat unused for
+    PING_AFTER_IDLE_SECONDS goes back to the pool and the next read takes one afresh, which the
+    pool pings first; a read that fails discards the connection.
     """
-    lent = engine().raw_connection()
-    dbapi_connection = lent.dbapi_connection
-    postgres = not isinstance(dbapi_connection, sqlite3.Connection)
+    current = engine()
+    held = getattr(_held, "connection", None)
+    if held is not None and (
+        held.closed
+        or held.engine is not current
+        or time.monotonic() - held.used_at >= PING_AFTER_IDLE_SECONDS
+    ):
+        held.give_back()
+        held = None
+    if held is None:
+        held = _held.connection = _HeldConnection(current)
     try:
-        if postgres:
-            dbapi_connection.autocommit = True
-        yield dbapi_connection
-        if postgres:
-            dbapi_connection.autocommit = False
+        yield held.dbapi_connection
     except BaseException:
-        lent.invalidate()  # a failed read may have left the connection broken or mid-statement
+        _held.connection = None
+        held.close()  # a failed read may have left the connection broken or mid-statement
         raise
-    finally:
-        lent.close()
+    held.used_at = time.monotonic()
+
+
+def _close_held(engine: Engine) -> None:
+    """Close the connections single_read holds from an engine being disposed, in every thread.
+
+    They are out of the pool, so dispose() alone would leave them open.
+    """
+    for held in list(_every_held):
+        if held.engine is engine:
+            held.close()
+
+
+class _HeldConnection:
+    """A pooled connection kept by one thread for single_read, in autocommit mode."""
+
+    def __init__(self, current: Engine):
+        """Take a connection from the engine's pool."""
+        self.engine = current
+        self.lent = current.raw_connection()
+        self.dbapi_connection = self.lent.dbapi_connection
+        self.postgres = not isinstance(self.dbapi_connection, sqlite3.Connection)
+        if self.postgres:
+            self.dbapi_connection.autocommit = True
+        self.used_at = time.monotonic()
+        self.closed = False
+        _every_held.add(self)
+
+    def give_back(self) -> None:
+        """Return the connection to its pool as the pool lent it."""
+        if self.closed:
+            return
+        try:
+            if self.postgres:
+                self.dbapi_connection.autocommit = False
+        except Exception:
+            self.close()
+            return
+        self.closed = True
+        self.lent.close()
+
+    def close(self) -> None:
+        """Close the connection for good (the pool opens another when asked)."""
+        if not self.closed:
+            self.closed = True
+            self.lent.invalidate()
 
 
 # A pooled server connection unused for this long is pinged before it is lent: one round trip
