@@ -268,6 +268,10 @@ class Raw:
         self.session = session
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self._cursor = None
+        # Driver values already made, by the value's repr (JSON) or the datetime: a batch
+        # writes the same few facts, counts and times over and over.
+        self._json: dict[str, str] = {}
+        self._times: dict[datetime, str] = {}
 
     @property
     def cursor(self):
@@ -317,15 +321,31 @@ class Raw:
 
     def when(self, value: datetime | None):
         """A UTC datetime as the driver stores it (SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`)."""
-        return sqlite_when(value) if self.sqlite else value
+        if value is None or not self.sqlite:
+            return value
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = sqlite_when(value)
+        return text
+
+    def json_text(self, value) -> str:
+        """A JSON column's value as the text SQLAlchemy's JSON type writes (json.dumps).
+
+        Values with the same repr (the plain JSON types) have the same text, made once.
+        """
+        key = repr(value)
+        text = self._json.get(key)
+        if text is None:
+            text = self._json[key] = json.dumps(value)
+        return text
 
     def writer(self, column) -> Callable | None:
         """The function that turns a column's Python value into the driver's (None: as it is)."""
         kind = _column_kind(column)
         if kind == "json":
-            return json.dumps
+            return self.json_text
         if kind == "datetime" and self.sqlite:
-            return sqlite_when
+            return self.when
         return None
 
     def reader(self, column) -> Callable | None:

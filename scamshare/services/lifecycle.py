@@ -201,30 +201,47 @@ def gather_evidence(
         ):
             rows[indicator_id].append((db.read_when(last_at), country))
     protected = protected_keys(session, indicators)
-    evidence = {}
-    for indicator in indicators:
-        window = policy.listing[indicator.kind].window_days
-        counting = [
-            (last_at, country)
-            for last_at, country in rows[indicator.id]
-            if indicator.reset_at is None or last_at > indicator.reset_at
-        ]
-        verified_at = indicator.last_verified_at
-        if indicator.reset_at is not None and verified_at is not None:
-            # A verified report about a disconnected number's old holder must not list its next.
-            verified_at = verified_at if verified_at > indicator.reset_at else None
-        evidence[indicator.id] = rules.Evidence(
-            kind=indicator.kind,
-            verified_at=verified_at,
-            recent_orgs=sum(1 for last_at, _ in counting if (now - last_at).days < window),
-            org_count=len(counting),
-            country_count=len({country for _, country in counting}),
-            report_count=indicator.report_count,
-            last_reported_at=indicator.last_reported_at,
-            protected=(indicator.kind, indicator.value) in protected,
-            delisted_at=indicator.delisted_at,
+    return {
+        indicator.id: evidence_for(
+            policy,
+            indicator,
+            rows[indicator.id],
+            (indicator.kind, indicator.value) in protected,
+            now,
         )
-    return evidence
+        for indicator in indicators
+    }
+
+
+def evidence_for(
+    policy: rules.Policy,
+    indicator: Indicator,
+    corroboration: list[tuple[datetime, str]],
+    protected: bool,
+    now: datetime,
+) -> rules.Evidence:
+    """What the rules see of one indicator, given its (last report, country) per organisation."""
+    window = policy.listing[indicator.kind].window_days
+    counting = [
+        (last_at, country)
+        for last_at, country in corroboration
+        if indicator.reset_at is None or last_at > indicator.reset_at
+    ]
+    verified_at = indicator.last_verified_at
+    if indicator.reset_at is not None and verified_at is not None:
+        # A verified report about a disconnected number's old holder must not list its next.
+        verified_at = verified_at if verified_at > indicator.reset_at else None
+    return rules.Evidence(
+        kind=indicator.kind,
+        verified_at=verified_at,
+        recent_orgs=sum(1 for last_at, _ in counting if (now - last_at).days < window),
+        org_count=len(counting),
+        country_count=len({country for _, country in counting}),
+        report_count=indicator.report_count,
+        last_reported_at=indicator.last_reported_at,
+        protected=protected,
+        delisted_at=indicator.delisted_at,
+    )
 
 
 def decide(
@@ -291,7 +308,8 @@ def settle(
     without it, the view at the time of the call is the baseline. `changed` names columns
     the caller changed on these `IndicatorState`s and leaves to settle's one UPDATE; `known`
     holds the whole corroboration (last report, country per organisation) of indicators the
-    caller has just created, which need not be read back.
+    caller has just created, complete with their counts (`settle_new`): it need not be read
+    back, and their rows need writing only where settle's outcome differs from what was inserted.
     """
     if before is None:
         before = {indicator.id: exported_view(indicator) for indicator in indicators}
@@ -299,22 +317,8 @@ def settle(
     changes = []
     derived = []
     for indicator in indicators:
-        found = evidence[indicator.id]
-        status, reason = decide(policy, indicator, found, now)
-        verified = found.verified_at is not None and (
-            found.verified_at + policy.ttl[indicator.kind] > now
-        )
-        risk = rules.risk_tier(verified, found.org_count, found.country_count)
+        status, reason, risk, values = derive(policy, indicator, evidence[indicator.id], now)
         exported = status in EXPORTED
-        values = {
-            "org_count": found.org_count,
-            "country_count": found.country_count,
-            "expires_at": (
-                rules.expiry(policy, indicator.kind, indicator.last_reported_at)
-                if exported
-                else None
-            ),
-        }
         view = exported_view(indicator)
         after = (status, risk, *view[2:5], values["expires_at"])
         if status != indicator.status or (exported and after != before[indicator.id]):
@@ -322,29 +326,78 @@ def settle(
         else:
             values["risk"] = risk
         derived.append((indicator, values))
-    _write_derived(session, derived, changed)
+    _write_derived(session, derived, changed, set(known or ()))
     stamp(session, changes, actor, now)
     return changes
 
 
-_DERIVED = ("org_count", "country_count", "expires_at", "risk")
+def derive(
+    policy: rules.Policy, indicator: Indicator, evidence: rules.Evidence, now: datetime
+) -> tuple[str, str | None, str, dict]:
+    """The status, removal reason and risk the rules give an indicator, and its derived columns.
+
+    The derived columns are its organisation and country counts and, while operators receive
+    it, when its listing lapses.
+    """
+    status, reason = decide(policy, indicator, evidence, now)
+    verified = evidence.verified_at is not None and (
+        evidence.verified_at + policy.ttl[indicator.kind] > now
+    )
+    risk = rules.risk_tier(verified, evidence.org_count, evidence.country_count)
+    values = {
+        "org_count": evidence.org_count,
+        "country_count": evidence.country_count,
+        "expires_at": (
+            rules.expiry(policy, indicator.kind, indicator.last_reported_at)
+            if status in EXPORTED
+            else None
+        ),
+    }
+    return status, reason, risk, values
+
+
+def settle_new(
+    policy: rules.Policy,
+    state: IndicatorState,
+    corroboration: list[tuple[datetime, str]],
+    now: datetime,
+) -> str:
+    """Give an indicator about to be created the derived columns settle would write.
+
+    It is then inserted complete. Settling it afterwards (with `known`) changes nothing unless
+    its status changes, which needs a stamp: a verified report lists it, or it is protected.
+    Returns the status the rules give it if it is not protected.
+    """
+    evidence = evidence_for(policy, state, corroboration, False, now)
+    status, _reason, risk, values = derive(policy, state, evidence, now)
+    state.__dict__.update(values)
+    if status == state.status:
+        state.risk = risk
+    return status
+
+
+DERIVED = ("org_count", "country_count", "expires_at", "risk")
 
 
 def _write_derived(
-    session: Session, derived: list[tuple[Indicator, dict]], changed: tuple[str, ...]
+    session: Session,
+    derived: list[tuple[Indicator, dict]],
+    changed: tuple[str, ...],
+    inserted: set[int],
 ) -> None:
     """Write settle's derived columns in one executemany UPDATE rather than a flush per object.
 
     Indicators whose four columns neither differ nor have pending changes are left out,
-    unless the caller changed other columns of them (`changed`), which go in the same UPDATE.
+    unless the caller changed other columns of them (`changed`), which go in the same UPDATE;
+    indicators the caller has just inserted complete (`inserted`) hold no such change.
     Mapped objects then hold the written values as loaded state, so a later flush does not send
     them again (stamp's own changes still flush).
     """
-    columns = _DERIVED + changed
+    columns = DERIVED + changed
     written = []
     for indicator, values in derived:
         pending: dict = {}
-        if changed and type(indicator) is IndicatorState:
+        if changed and type(indicator) is IndicatorState and indicator.id not in inserted:
             indicator.__dict__.update(values)  # the caller's states: written in any case
             written.append(indicator)
             continue
@@ -355,11 +408,11 @@ def _write_derived(
                     setattr(indicator, name, value)
                 continue
             pending = state.committed_state
-        current = {name: getattr(indicator, name) for name in _DERIVED}
+        current = {name: getattr(indicator, name) for name in DERIVED}
         wanted = {**current, **values}
-        if not changed and wanted == current and not any(name in pending for name in _DERIVED):
+        if wanted == current and not any(name in pending for name in DERIVED):
             continue
-        for name in _DERIVED:
+        for name in DERIVED:
             _set(indicator, name, wanted[name])
         written.append(indicator)
     write_states(session, columns, written)

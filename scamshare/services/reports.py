@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -183,53 +183,73 @@ def refuse_ranges_over_protected_numbers(
     return kept, rejected
 
 
-def create_missing(
-    session: Session, keys: dict[tuple[str, str], dict[str, Any]], now: datetime
-) -> dict[tuple[str, str], lifecycle.IndicatorState]:
-    """Create the indicators of these (kind, value) keys that do not exist yet; return them.
+# The columns a batch's sums change (_add_sum); settle writes them with its own.
+_FOLDED = (
+    "spoofed_count",
+    "report_count",
+    "verified_count",
+    "category_counts",
+    "channel_counts",
+    "first_reported_at",
+    "last_reported_at",
+    "last_verified_at",
+    "updated_at",
+)
+# The columns a new indicator is inserted with; the others start NULL.
+_KEY_AND_FACTS = ("kind", "value", "facts", "created_at")
+_NEW_COLUMNS = tuple(
+    dict.fromkeys((*_KEY_AND_FACTS, *lifecycle.NEW_VALUES, *lifecycle.DERIVED, *_FOLDED))
+)
 
-    A new indicator's state is known without reading it back: only its id comes from the
-    database.
+
+def create_missing(
+    session: Session, states: dict[tuple[str, str], lifecycle.IndicatorState]
+) -> dict[tuple[str, str], lifecycle.IndicatorState]:
+    """Insert the indicators among these complete states that do not exist yet; return them.
+
+    Only their ids come from the database: their state is what the caller prepared.
     """
     raw = db.Raw(session)
     table = Indicator.__table__
-    constant = [
-        value if raw.writer(table.c[name]) is None else raw.writer(table.c[name])(value)
-        for name, value in lifecycle.NEW_VALUES.items()
+    values_of = operator.itemgetter(*_NEW_COLUMNS)
+    writers = [
+        (position, raw.writer(table.c[name]))
+        for position, name in enumerate(_NEW_COLUMNS)
+        if raw.writer(table.c[name]) is not None
     ]
-    stamp = raw.when(now)
-    rows = [
-        (kind, value, *constant, json.dumps(facts), stamp, stamp)
-        # Sorted: two batches inserting the same new values in different orders would
-        # otherwise each wait on the other's uncommitted rows (a deadlock on PostgreSQL).
-        for (kind, value), facts in sorted(keys.items())
-    ]
-    names = ["kind", "value", *lifecycle.NEW_VALUES, "facts", "created_at", "updated_at"]
-    columns = ", ".join(f'"{name}"' for name in names)
+    rows = []
+    # Sorted: two batches inserting the same new values in different orders would otherwise
+    # each wait on the other's uncommitted rows (a deadlock on PostgreSQL).
+    for _, state in sorted(states.items()):
+        row = list(values_of(state.__dict__))
+        for position, write in writers:
+            row[position] = write(row[position])
+        rows.append(row)
+    columns = ", ".join(f'"{name}"' for name in _NEW_COLUMNS)
     statement = (
-        f"INSERT INTO indicators ({columns}) VALUES ({raw.placeholders(len(names))}) "
+        f"INSERT INTO indicators ({columns}) VALUES ({raw.placeholders(len(_NEW_COLUMNS))}) "
         "ON CONFLICT (kind, value) DO NOTHING"
     )
-    created = raw.insert_new(statement, rows, "indicators")
     found = {}
-    for id_, kind, value in created:
-        state = found[(kind, value)] = lifecycle.new_state((kind, value), keys[(kind, value)], now)
+    for id_, kind, value in raw.insert_new(statement, rows, "indicators"):
+        state = found[(kind, value)] = states[(kind, value)]
         state.id = id_
     return found
 
 
 def lock_indicators(
-    session: Session, keys: dict[tuple[str, str], dict[str, Any]], now: datetime
+    session: Session, states: dict[tuple[str, str], lifecycle.IndicatorState]
 ) -> tuple[dict[tuple[str, str], lifecycle.IndicatorState], set[int]]:
     """Create the missing indicators and lock every one named, in a stable order.
 
-    Concurrent submissions of the same values meet on the (kind, value) unique key and then
-    queue on the row locks, so no report is lost and no count is off; locking in id order
-    keeps two batches from deadlocking. Returns the indicators and the ids of those created.
+    `states` holds each (kind, value) complete as it would be if new. Concurrent submissions
+    of the same values meet on the (kind, value) unique key and then queue on the row locks, so
+    no report is lost and no count is off; locking in id order keeps two batches from
+    deadlocking. Returns the indicators and the ids of those created.
     """
-    found = create_missing(session, keys, now)
+    found = create_missing(session, states)
     created = {state.id for state in found.values()}
-    existing = [key for key in keys if key not in found]
+    existing = [key for key in states if key not in found]
     found.update(lifecycle.load_states(session, existing, lock=True))
     return found, created
 
@@ -246,8 +266,8 @@ def store(
     # Everything that needs no database is done first: on SQLite the first statement takes the
     # node's one write lock, which other workers' batches then wait for.
     batch = _Batch(candidates, caller, raw, now)
-    indicators, created = lock_indicators(session, batch.keys, now)
-    before = {i.id: lifecycle.exported_view(i) for i in indicators.values()}
+    indicators, created = lock_indicators(session, batch.new_states(policy))
+    before = {i.id: lifecycle.exported_view(i) for i in indicators.values() if i.id not in created}
 
     # Reports: parents first, so that extracted reports can point at them.
     report_ids: dict[int, int] = {}
@@ -262,11 +282,18 @@ def store(
 
     known = batch.fold(session, raw, indicators, created)
     touched = list({i.id: i for i in (indicators[key] for key in batch.keys)}.values())
+    # An indicator this batch created was inserted settled (_Batch.new_states). It needs settling
+    # only if its status changes: a verified report lists it, or its value is protected.
+    fresh = [i for i in touched if i.id in created]
+    protected = lifecycle.protected_keys(session, fresh)
+    settling = [i for i in fresh if (i.kind, i.value) in protected | batch.changing]
+    before.update((i.id, lifecycle.exported_view(i)) for i in settling)
+    settling += [i for i in touched if i.id not in created]
     actor = Actor(caller.organisation_id, caller.organisation_name, caller.key_id)
     lifecycle.settle(
         session,
         policy,
-        touched,
+        settling,
         actor,
         now,
         why="report",
@@ -384,6 +411,8 @@ class _Batch:
         self.keys: dict[tuple[str, str], dict[str, Any]] = {}
         self.sums: dict[tuple[str, str], _Sum] = {}
         self.bands: set[tuple[tuple[str, str], str]] = set()
+        # Keys whose status changes if this batch creates them (new_states): settle stamps them.
+        self.changing: set[tuple[str, str]] = set()
         self.rows: list[tuple] = []
         received = raw.when(now)
         for candidate in candidates:
@@ -431,6 +460,17 @@ class _Batch:
             for band in candidate.facts.pop("bands", ()):
                 self.bands.add((key, band))
 
+    def new_states(self, policy: rules.Policy) -> dict[tuple[str, str], lifecycle.IndicatorState]:
+        """Every indicator of the batch as it is if this batch creates it: complete, unsaved."""
+        states = {}
+        for key, total in self.sums.items():
+            state = states[key] = lifecycle.new_state(key, self.keys[key], self.now)
+            _add_sum(state, total, self.now)
+            corroboration = [(total.last, self.caller.country)] if total.reports else []
+            if lifecycle.settle_new(policy, state, corroboration, self.now) != state.status:
+                self.changing.add(key)
+        return states
+
     def report_row(
         self,
         position: int,
@@ -460,9 +500,10 @@ class _Batch:
         known: dict[int, list[tuple[datetime, str]]] = {}
         for key, total in self.sums.items():
             state = indicators[key]
-            _add_sum(state, total, self.now)
             if state.id in created:
-                known[state.id] = []
+                known[state.id] = []  # created with its sums (new_states)
+            else:
+                _add_sum(state, total, self.now)
             if total.reports:
                 corroborations.append(
                     (
@@ -492,19 +533,6 @@ class _Batch:
             for part in lifecycle.chunks(rows):
                 session.execute(statement, part)
         return known
-
-
-_FOLDED = (
-    "spoofed_count",
-    "report_count",
-    "verified_count",
-    "category_counts",
-    "channel_counts",
-    "first_reported_at",
-    "last_reported_at",
-    "last_verified_at",
-    "updated_at",
-)
 
 
 def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
