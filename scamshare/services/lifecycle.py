@@ -19,7 +19,6 @@ from scamshare.models import (
     Counter,
     Indicator,
     IndicatorEvent,
-    ProtectedValue,
 )
 from scamshare.services.audit import Actor
 
@@ -165,13 +164,14 @@ def protected_keys(session: Session, indicators: list[Indicator]) -> set[tuple[s
         if indicator.kind == "url" and indicator.facts.get("domain"):
             wanted.add(("domain", indicator.facts["domain"]))
     found: set[tuple[str, str]] = set()
+    raw = db.Raw(session)
     for kind, part in by_kind(wanted):
         found.update(
-            session.execute(
-                select(ProtectedValue.kind, ProtectedValue.value).where(
-                    ProtectedValue.kind == kind, ProtectedValue.value.in_(part)
-                )
-            ).all()
+            raw.all(
+                "SELECT kind, value FROM protected_values "
+                f"WHERE kind = ? AND value IN ({raw.placeholders(len(part))})",
+                (kind, *part),
+            )
         )
     protected = set()
     for indicator in indicators:

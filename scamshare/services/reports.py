@@ -202,14 +202,12 @@ _NEW_COLUMNS = tuple(
 )
 
 
-def create_missing(
-    session: Session, states: dict[tuple[str, str], lifecycle.IndicatorState]
-) -> dict[tuple[str, str], lifecycle.IndicatorState]:
-    """Insert the indicators among these complete states that do not exist yet; return them.
+def new_rows(raw: db.Raw, states: dict[tuple[str, str], lifecycle.IndicatorState]) -> list:
+    """The INSERT rows of these complete indicator states, in the driver's form, by key.
 
-    Only their ids come from the database: their state is what the caller prepared.
+    Sorted: two batches inserting the same new values in different orders would otherwise each
+    wait on the other's uncommitted rows (a deadlock on PostgreSQL).
     """
-    raw = db.Raw(session)
     table = Indicator.__table__
     values_of = operator.itemgetter(*_NEW_COLUMNS)
     writers = [
@@ -218,13 +216,22 @@ def create_missing(
         if raw.writer(table.c[name]) is not None
     ]
     rows = []
-    # Sorted: two batches inserting the same new values in different orders would otherwise
-    # each wait on the other's uncommitted rows (a deadlock on PostgreSQL).
     for _, state in sorted(states.items()):
         row = list(values_of(state.__dict__))
         for position, write in writers:
             row[position] = write(row[position])
         rows.append(row)
+    return rows
+
+
+def create_missing(
+    raw: db.Raw, states: dict[tuple[str, str], lifecycle.IndicatorState], rows: list
+) -> dict[tuple[str, str], lifecycle.IndicatorState]:
+    """Insert the indicators among these complete states that do not exist yet; return them.
+
+    `rows` are the states' new_rows. Only the ids come from the database: the state of a
+    created indicator is what the caller prepared.
+    """
     columns = ", ".join(f'"{name}"' for name in _NEW_COLUMNS)
     statement = (
         f"INSERT INTO indicators ({columns}) VALUES ({raw.placeholders(len(_NEW_COLUMNS))}) "
@@ -238,16 +245,16 @@ def create_missing(
 
 
 def lock_indicators(
-    session: Session, states: dict[tuple[str, str], lifecycle.IndicatorState]
+    session: Session, states: dict[tuple[str, str], lifecycle.IndicatorState], rows: list
 ) -> tuple[dict[tuple[str, str], lifecycle.IndicatorState], set[int]]:
     """Create the missing indicators and lock every one named, in a stable order.
 
-    `states` holds each (kind, value) complete as it would be if new. Concurrent submissions
-    of the same values meet on the (kind, value) unique key and then queue on the row locks, so
-    no report is lost and no count is off; locking in id order keeps two batches from
-    deadlocking. Returns the indicators and the ids of those created.
+    `states` holds each (kind, value) complete as it would be if new, `rows` their new_rows.
+    Concurrent submissions of the same values meet on the (kind, value) unique key and then
+    queue on the row locks, so no report is lost and no count is off; locking in id order
+    keeps two batches from deadlocking. Returns the indicators and the ids of those created.
     """
-    found = create_missing(session, states)
+    found = create_missing(db.Raw(session), states, rows)
     created = {state.id for state in found.values()}
     existing = [key for key in states if key not in found]
     found.update(lifecycle.load_states(session, existing, lock=True))
@@ -266,7 +273,9 @@ def store(
     # Everything that needs no database is done first: on SQLite the first statement takes the
     # node's one write lock, which other workers' batches then wait for.
     batch = _Batch(candidates, caller, raw, now)
-    indicators, created = lock_indicators(session, batch.new_states(policy))
+    states = batch.new_states(policy)
+    rows = new_rows(raw, states)
+    indicators, created = lock_indicators(session, states, rows)
     before = {i.id: lifecycle.exported_view(i) for i in indicators.values() if i.id not in created}
 
     # Reports: parents first, so that extracted reports can point at them.
