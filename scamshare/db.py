@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -294,20 +294,43 @@ class Raw:
         self.cursor.execute(self._sql(statement), parameters)
         return self.cursor.fetchall()
 
-    def insert_new(self, statement: str, rows: list[tuple], table: str) -> list[tuple]:
-        """Run an INSERT .. ON CONFLICT DO NOTHING per row; return (id, kind, value) of new rows.
+    def insert(self, table: Table, columns: tuple[str, ...], rows: list, tail: str = "") -> None:
+        """INSERT rows (in the driver's form) into these columns, `tail` after the VALUES.
+
+        One executemany; on PostgreSQL, COPY when there is no tail: psycopg's executemany
+        sends and handles a statement per row, which cost more than the database's own work.
+        """
+        names = ", ".join(f'"{name}"' for name in columns)
+        if rows and not tail and not self.sqlite:
+            with self.cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        values = self.placeholders(len(columns))
+        self.many(f"INSERT INTO {table.name} ({names}) VALUES ({values}) {tail}", rows)
+
+    def insert_new(self, table: Table, columns: tuple[str, ...], rows: list) -> list[tuple]:
+        """Insert rows whose (kind, value) is not in the table; return (id, kind, value) of each.
 
         On SQLite this transaction holds the only write lock, so the new rows are those past
         the table's largest id. psycopg returns each row's RETURNING result, inserted or not.
         """
         if not rows:
             return []
+        tail = "ON CONFLICT (kind, value) DO NOTHING"
         if self.sqlite:
-            ((last,),) = self.all(f"SELECT coalesce(max(id), 0) FROM {table}")
-            self.many(statement, rows)
-            return self.all(f"SELECT id, kind, value FROM {table} WHERE id > ?", (last,))
+            ((last,),) = self.all(f"SELECT coalesce(max(id), 0) FROM {table.name}")
+            self.insert(table, columns, rows, tail)
+            return self.all(f"SELECT id, kind, value FROM {table.name} WHERE id > ?", (last,))
+        names = ", ".join(f'"{name}"' for name in columns)
+        values = self.placeholders(len(columns))
         self.cursor.executemany(
-            self._sql(statement + " RETURNING id, kind, value"), rows, returning=True
+            self._sql(
+                f"INSERT INTO {table.name} ({names}) VALUES ({values}) {tail} "
+                "RETURNING id, kind, value"
+            ),
+            rows,
+            returning=True,
         )
         created = []
         while True:

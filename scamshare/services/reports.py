@@ -19,8 +19,10 @@ from scamshare.errors import Forbidden, Invalid, field_errors
 from scamshare.fastload import compile_loader
 from scamshare.models import (
     Indicator,
+    IndicatorOrganisation,
     MessageBand,
     ProtectedValue,
+    Report,
 )
 from scamshare.services import audit, lifecycle
 from scamshare.services.audit import Actor
@@ -232,13 +234,8 @@ def create_missing(
     `rows` are the states' new_rows. Only the ids come from the database: the state of a
     created indicator is what the caller prepared.
     """
-    columns = ", ".join(f'"{name}"' for name in _NEW_COLUMNS)
-    statement = (
-        f"INSERT INTO indicators ({columns}) VALUES ({raw.placeholders(len(_NEW_COLUMNS))}) "
-        "ON CONFLICT (kind, value) DO NOTHING"
-    )
     found = {}
-    for id_, kind, value in raw.insert_new(statement, rows, "indicators"):
+    for id_, kind, value in raw.insert_new(Indicator.__table__, _NEW_COLUMNS, rows):
         state = found[(kind, value)] = states[(kind, value)]
         state.id = id_
     return found
@@ -373,9 +370,9 @@ def _insert_reports(raw: db.Raw, rows: list[tuple]) -> list[int]:
             )
         ]
         ids.sort()
-    columns = ", ".join(_REPORT_COLUMNS)
-    raw.many(
-        f"INSERT INTO reports ({columns}) VALUES ({raw.placeholders(len(_REPORT_COLUMNS))})",
+    raw.insert(
+        Report.__table__,
+        _REPORT_COLUMNS,
         [(id_, *row) for id_, row in zip(ids, rows, strict=True)],
     )
     return ids
@@ -527,14 +524,14 @@ class _Batch:
                 if state.id in created:
                     known[state.id].append((total.last, caller.country))
         least, greatest = ("min", "max") if raw.sqlite else ("least", "greatest")
-        raw.many(
-            "INSERT INTO indicator_organisations "
-            "(indicator_id, organisation_id, country, report_count, first_at, last_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (indicator_id, organisation_id) DO UPDATE SET "
+        raw.insert(
+            IndicatorOrganisation.__table__,
+            ("indicator_id", "organisation_id", "country", "report_count", "first_at", "last_at"),
+            corroborations,
+            "ON CONFLICT (indicator_id, organisation_id) DO UPDATE SET "
             "report_count = indicator_organisations.report_count + excluded.report_count, "
             f"first_at = {least}(indicator_organisations.first_at, excluded.first_at), "
             f"last_at = {greatest}(indicator_organisations.last_at, excluded.last_at)",
-            corroborations,
         )
         if self.bands:
             statement = db.insert_for(session)(MessageBand).on_conflict_do_nothing()
