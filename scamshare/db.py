@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -294,49 +295,59 @@ class Raw:
         self.cursor.execute(self._sql(statement), parameters)
         return self.cursor.fetchall()
 
-    def insert(self, table: Table, columns: tuple[str, ...], rows: list, tail: str = "") -> None:
+    def insert(
+        self, table: Table, columns: tuple[str, ...], rows: list, tail: str = ""
+    ) -> list[tuple]:
         """INSERT rows (in the driver's form) into these columns, `tail` after the VALUES.
 
-        One executemany; on PostgreSQL, COPY when there is no tail: psycopg's executemany
-        sends and handles a statement per row, which cost more than the database's own work.
+        SQLite runs one executemany. psycopg's executemany sends and handles a statement per
+        row, which cost more than PostgreSQL's own work, so there the rows go by COPY: into the
+        table itself when there is no tail, else into a temporary staging table of these
+        columns and from it in one `INSERT .. SELECT .. {tail}`, in the rows' order. Returns
+        what a RETURNING tail returns (PostgreSQL only).
         """
+        if not rows:
+            return []
         names = ", ".join(f'"{name}"' for name in columns)
-        if rows and not tail and not self.sqlite:
-            with self.cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        values = self.placeholders(len(columns))
-        self.many(f"INSERT INTO {table.name} ({names}) VALUES ({values}) {tail}", rows)
+        if self.sqlite:
+            values = self.placeholders(len(columns))
+            self.many(f"INSERT INTO {table.name} ({names}) VALUES ({values}) {tail}", rows)
+            return []
+        if not tail:
+            self._copy(table.name, names, rows)
+            return []
+        stage = _stage_name(table.name, columns)
+        self.cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} AS "
+            f"SELECT {names} FROM {table.name} WITH NO DATA"
+        )
+        self.cursor.execute(f"TRUNCATE {stage}")
+        self._copy(stage, names, rows)
+        self.cursor.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} {tail}"
+        )
+        return self.cursor.fetchall() if self.cursor.description else []
+
+    def _copy(self, table_name: str, names: str, rows: list) -> None:
+        """COPY rows into a PostgreSQL table's columns."""
+        with self.cursor.copy(f"COPY {table_name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def insert_new(self, table: Table, columns: tuple[str, ...], rows: list) -> list[tuple]:
         """Insert rows whose (kind, value) is not in the table; return (id, kind, value) of each.
 
         On SQLite this transaction holds the only write lock, so the new rows are those past
-        the table's largest id. psycopg returns each row's RETURNING result, inserted or not.
+        the table's largest id.
         """
         if not rows:
             return []
         tail = "ON CONFLICT (kind, value) DO NOTHING"
-        if self.sqlite:
-            ((last,),) = self.all(f"SELECT coalesce(max(id), 0) FROM {table.name}")
-            self.insert(table, columns, rows, tail)
-            return self.all(f"SELECT id, kind, value FROM {table.name} WHERE id > ?", (last,))
-        names = ", ".join(f'"{name}"' for name in columns)
-        values = self.placeholders(len(columns))
-        self.cursor.executemany(
-            self._sql(
-                f"INSERT INTO {table.name} ({names}) VALUES ({values}) {tail} "
-                "RETURNING id, kind, value"
-            ),
-            rows,
-            returning=True,
-        )
-        created = []
-        while True:
-            created.extend(self.cursor.fetchall())
-            if not self.cursor.nextset():
-                return created
+        if not self.sqlite:
+            return self.insert(table, columns, rows, f"{tail} RETURNING id, kind, value")
+        ((last,),) = self.all(f"SELECT coalesce(max(id), 0) FROM {table.name}")
+        self.insert(table, columns, rows, tail)
+        return self.all(f"SELECT id, kind, value FROM {table.name} WHERE id > ?", (last,))
 
     def placeholders(self, count: int) -> str:
         """`?, ?, ...` for an IN list of `count` values."""
@@ -374,6 +385,12 @@ class Raw:
     def reader(self, column) -> Callable | None:
         """The function that turns the driver's value of a column into Python's (None: as it is)."""
         return {"datetime": read_when, "json": read_json, "bool": _flag}.get(_column_kind(column))
+
+
+def _stage_name(table_name: str, columns: tuple[str, ...]) -> str:
+    """The temporary staging table of a table's columns (one per column list)."""
+    digest = hashlib.sha256(" ".join(columns).encode()).hexdigest()[:8]
+    return f"scamshare_stage_{table_name}_{digest}"
 
 
 def sqlite_when(value: datetime | None) -> str | None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from scamshare import db
+from scamshare.models import Indicator, IndicatorOrganisation
+from scamshare.services import lifecycle, reports
 
 
 def test_json_text_is_json_dumps_and_tells_equal_looking_values_apart(app):
@@ -30,3 +34,43 @@ def test_when_remembers_each_datetime_apart(app):
         ]
     else:
         assert texts == [moment, later, moment, None]
+
+
+def test_insert_new_twice_in_one_transaction_returns_each_call_its_own_new_rows(app):
+    moment = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    table = Indicator.__table__
+    with db.transaction(app) as session:
+        raw = db.Raw(session)
+
+        def rows(*values):
+            states = {("phone", v): lifecycle.new_state(("phone", v), {}, moment) for v in values}
+            return reports.new_rows(raw, states)
+
+        first = raw.insert_new(table, reports._NEW_COLUMNS, rows("+6581111111", "+6582222222"))
+        second = raw.insert_new(table, reports._NEW_COLUMNS, rows("+6582222222", "+6583333333"))
+    assert sorted(value for _, _, value in first) == ["+6581111111", "+6582222222"]
+    assert [value for _, _, value in second] == ["+6583333333"]
+    with db.transaction(app) as session:
+        assert session.scalar(select(func.count()).select_from(Indicator)) == 3
+
+
+def test_staged_upserts_in_one_transaction_count_each_row_once(app, keys):
+    moment = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    organisation = keys["operator"].organisation_id
+    columns = ("indicator_id", "organisation_id", "country", "report_count", "first_at", "last_at")
+    tail = (
+        "ON CONFLICT (indicator_id, organisation_id) DO UPDATE SET "
+        "report_count = indicator_organisations.report_count + excluded.report_count"
+    )
+    with db.transaction(app) as session:
+        raw = db.Raw(session)
+        state = lifecycle.new_state(("phone", "+6581111111"), {}, moment)
+        states = {("phone", "+6581111111"): state}
+        [(indicator_id, _, _)] = raw.insert_new(
+            Indicator.__table__, reports._NEW_COLUMNS, reports.new_rows(raw, states)
+        )
+        row = (indicator_id, organisation, "SG", 1, raw.when(moment), raw.when(moment))
+        for _ in range(3):
+            raw.insert(IndicatorOrganisation.__table__, columns, [row], tail)
+    with db.transaction(app) as session:
+        assert session.scalar(select(IndicatorOrganisation.report_count)) == 3
