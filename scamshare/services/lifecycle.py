@@ -222,11 +222,12 @@ def evidence_for(
 ) -> rules.Evidence:
     """What the rules see of one indicator, given its (last report, country) per organisation."""
     window = policy.listing[indicator.kind].window_days
-    counting = [
-        (last_at, country)
-        for last_at, country in corroboration
-        if indicator.reset_at is None or last_at > indicator.reset_at
-    ]
+    reset_at = indicator.reset_at
+    counting = (
+        corroboration
+        if reset_at is None
+        else [(last_at, country) for last_at, country in corroboration if last_at > reset_at]
+    )
     verified_at = indicator.last_verified_at
     if indicator.reset_at is not None and verified_at is not None:
         # A verified report about a disconnected number's old holder must not list its next.
