@@ -203,8 +203,8 @@ def lookup(
     """Look one value up with one indexed query, on a DBAPI connection (db.single_read).
 
     Lookups are the node's hot path: SQLAlchemy's statement and result handling cost more than
-    the indexed SELECT itself, so the row comes straight from the driver's cursor and only its
-    JSON and datetime columns are converted, as the models' column types would. `policies`
+    the indexed SELECT itself, so the row comes straight from the driver (_fetch_one) and only
+    its JSON and datetime columns are converted, as the models' column types would. `policies`
     gives the peer policies (peers.cached_policies), asked only for a value the node knows.
     """
     key = _canonical_key(value, kind, region)

@@ -197,10 +197,11 @@ _FOLDED = (
     "last_verified_at",
     "updated_at",
 )
+# Set once, when an indicator is created.
+_SET_ONCE = ("kind", "value", "facts", "created_at")
 # The columns a new indicator is inserted with; the others start NULL.
-_KEY_AND_FACTS = ("kind", "value", "facts", "created_at")
 _NEW_COLUMNS = tuple(
-    dict.fromkeys((*_KEY_AND_FACTS, *lifecycle.NEW_VALUES, *lifecycle.DERIVED, *_FOLDED))
+    dict.fromkeys((*_SET_ONCE, *lifecycle.NEW_VALUES, *lifecycle.DERIVED, *_FOLDED))
 )
 
 
