@@ -161,12 +161,14 @@ class _HeldConnection:
             self.close()
             return
         self.closed = True
+        self.dbapi_connection = None
         self.lent.close()
 
     def close(self) -> None:
         """Close the connection for good (the pool opens another when asked)."""
         if not self.closed:
             self.closed = True
+            self.dbapi_connection = None
             self.lent.invalidate()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import sqlite3
 import threading
 
 import pytest
 from sqlalchemy import event
 
 from scamshare import db
+from scamshare.services import lookup
 
 
 def _read(app) -> object:
@@ -68,3 +71,15 @@ def test_disposing_the_engine_closes_the_connection_it_lent(app):
     assert second is not first
     with pytest.raises(Exception, match=r"closed|Cannot operate"):
         first.cursor().execute("SELECT 1")
+
+
+def test_a_closed_connection_leaves_no_prepared_lookup_behind(app, client, keys):
+    """The PostgreSQL lookup prepares its statement once per connection, remembered weakly."""
+    client.get("/api/v1/lookup?value=%2B6581234567", headers=keys["operator"].headers)
+    with app.app_context(), db.single_read() as connection:
+        postgres = not isinstance(connection, sqlite3.Connection)
+        assert (connection in lookup._prepared) is postgres
+    app.extensions["scamshare.engine"].dispose()
+    del connection
+    gc.collect()
+    assert len(lookup._prepared) == 0

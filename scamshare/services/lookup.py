@@ -146,11 +146,15 @@ def _one_sql(first: str, second: str) -> str:
 
 def _fetch_one(dbapi_connection, key: tuple[str, str]) -> tuple | None:
     """The indicator row of (kind, value) as the driver gives it, or None."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        sql = _one_sql("?", "?")
+    elif dbapi_connection.info.encoding == "utf-8":
         return _fetch_one_pq(dbapi_connection, key)
+    else:
+        sql = _one_sql("%s", "%s")  # a psycopg cursor decodes any client encoding itself
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(_one_sql("?", "?"), key)
+        cursor.execute(sql, key)
         return cursor.fetchone()
     finally:
         cursor.close()
@@ -167,15 +171,18 @@ def _fetch_one_pq(connection: psycopg.Connection, key: tuple[str, str]) -> tuple
 
     A psycopg cursor's own machinery around a one-row query cost about 80 microseconds of CPU
     per lookup, more than libpq's round trip; psycopg's Transformer still loads the row with
-    the connection's loaders, so the values are exactly those a cursor returns. The statement
-    is prepared once per connection. The connection is in autocommit mode (db.single_read).
+    the connection's loaders, so the values are those a cursor returns. The client encoding is
+    UTF-8 (see _fetch_one). The statement is prepared once per connection, which is in
+    autocommit mode (db.single_read).
     """
     pgconn = connection.pgconn
-    encoding = connection.info.encoding
+    encoding = "utf-8"
     transformer = _prepared.get(connection)
     if transformer is None:
         _checked(pgconn.prepare(_PQ_STATEMENT, _one_sql("$1", "$2").encode()), encoding)
-        transformer = _prepared[connection] = Transformer(connection)
+        # Built on the connection's adapters, not the connection: a value that referred to its
+        # key would keep every connection ever used alive in this weak dictionary.
+        transformer = _prepared[connection] = Transformer(connection.adapters)
     result = _checked(
         pgconn.exec_prepared(_PQ_STATEMENT, [part.encode(encoding) for part in key]), encoding
     )
