@@ -24,12 +24,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine for a database URL, with the SQLite pragmas a shared file needs."""
+    """Create the engine for a database URL: SQLite with its pragmas, or a server's pool."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        engine = _server_engine(url)
-        event.listen(engine, "engine_disposed", _close_held)
-        return engine
+    engine = _sqlite_engine(url) if parsed.get_backend_name() == "sqlite" else _server_engine(url)
+    event.listen(engine, "engine_disposed", _close_held)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    """Create a SQLite engine with the pragmas a shared file needs."""
+    parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -52,7 +56,6 @@ def make_engine(url: str) -> Engine:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
-    event.listen(engine, "engine_disposed", _close_held)
     return engine
 
 
@@ -157,7 +160,7 @@ class _HeldConnection:
         try:
             if self.postgres:
                 self.dbapi_connection.autocommit = False
-        except Exception:
+        except self.engine.dialect.loaded_dbapi.Error:  # the connection broke meanwhile
             self.close()
             return
         self.closed = True

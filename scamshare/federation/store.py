@@ -253,11 +253,7 @@ _OTHER_ORIGINS = {
 
 def summary_of(item: dict, origin_node: str) -> dict:
     """The merged-view entry of one origin's contribution (JSON-ready), from its wire fields."""
-
-    def iso(moment: datetime | None) -> str | None:
-        """Render a datetime for the JSON column."""
-        return moment.isoformat() if moment else None
-
+    first, last, expires = _iso_texts(item)
     return {
         "node": origin_node,
         "country": item["origin_country"],
@@ -267,9 +263,9 @@ def summary_of(item: dict, origin_node: str) -> dict:
         "categories": sorted(item["categories"]),
         "report_count": item["report_count"],
         "org_count": item["org_count"],
-        "first_reported": iso(item["first_reported"]),
-        "last_reported": iso(item["last_reported"]),
-        "expires_at": iso(item["expires_at"]),
+        "first_reported": first,
+        "last_reported": last,
+        "expires_at": expires,
     }
 
 

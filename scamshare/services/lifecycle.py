@@ -113,6 +113,7 @@ def new_state(key: tuple[str, str], facts: dict, now: datetime) -> IndicatorStat
             **NEW_VALUES,
             "kind": key[0],
             "value": key[1],
+            # Fresh containers: NEW_VALUES' own are shared by every state.
             "category_counts": {},
             "channel_counts": {},
             "foreign": [],
@@ -229,9 +230,9 @@ def evidence_for(
         else [(last_at, country) for last_at, country in corroboration if last_at > reset_at]
     )
     verified_at = indicator.last_verified_at
-    if indicator.reset_at is not None and verified_at is not None:
+    if reset_at is not None and verified_at is not None:
         # A verified report about a disconnected number's old holder must not list its next.
-        verified_at = verified_at if verified_at > indicator.reset_at else None
+        verified_at = verified_at if verified_at > reset_at else None
     return rules.Evidence(
         kind=indicator.kind,
         verified_at=verified_at,

@@ -148,7 +148,7 @@ def _fetch_one(dbapi_connection, key: tuple[str, str]) -> tuple | None:
     """The indicator row of (kind, value) as the driver gives it, or None."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         sql = _one_sql("?", "?")
-    elif dbapi_connection.info.encoding == "utf-8":
+    elif dbapi_connection.info.encoding == _PQ_ENCODING:
         return _fetch_one_pq(dbapi_connection, key)
     else:
         sql = _one_sql("%s", "%s")  # a psycopg cursor decodes any client encoding itself
@@ -161,6 +161,7 @@ def _fetch_one(dbapi_connection, key: tuple[str, str]) -> tuple | None:
 
 
 _PQ_STATEMENT = b"scamshare_lookup_one"
+_PQ_ENCODING = "utf-8"  # what the libpq path encodes and decodes with (see _fetch_one)
 # psycopg connections on which _PQ_STATEMENT is prepared, each with the Transformer that turns
 # its result rows into Python values as a psycopg cursor would.
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -176,7 +177,7 @@ def _fetch_one_pq(connection: psycopg.Connection, key: tuple[str, str]) -> tuple
     autocommit mode (db.single_read).
     """
     pgconn = connection.pgconn
-    encoding = "utf-8"
+    encoding = _PQ_ENCODING
     transformer = _prepared.get(connection)
     if transformer is None:
         _checked(pgconn.prepare(_PQ_STATEMENT, _one_sql("$1", "$2").encode()), encoding)

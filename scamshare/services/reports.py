@@ -243,7 +243,10 @@ def create_missing(
 
 
 def lock_indicators(
-    session: Session, states: dict[tuple[str, str], lifecycle.IndicatorState], rows: list
+    session: Session,
+    raw: db.Raw,
+    states: dict[tuple[str, str], lifecycle.IndicatorState],
+    rows: list,
 ) -> tuple[dict[tuple[str, str], lifecycle.IndicatorState], set[int]]:
     """Create the missing indicators and lock every one named, in a stable order.
 
@@ -252,7 +255,7 @@ def lock_indicators(
     queue on the row locks, so no report is lost and no count is off; locking in id order
     keeps two batches from deadlocking. Returns the indicators and the ids of those created.
     """
-    found = create_missing(db.Raw(session), states, rows)
+    found = create_missing(raw, states, rows)
     created = {state.id for state in found.values()}
     existing = [key for key in states if key not in found]
     found.update(lifecycle.load_states(session, existing, lock=True))
@@ -273,7 +276,7 @@ def store(
     batch = _Batch(candidates, caller, raw, now)
     states = batch.new_states(policy)
     rows = new_rows(raw, states)
-    indicators, created = lock_indicators(session, states, rows)
+    indicators, created = lock_indicators(session, raw, states, rows)
     before = {i.id: lifecycle.exported_view(i) for i in indicators.values() if i.id not in created}
 
     # Reports: parents first, so that extracted reports can point at them.
@@ -293,7 +296,8 @@ def store(
     # only if its status changes: a verified report lists it, or its value is protected.
     fresh = [i for i in touched if i.id in created]
     protected = lifecycle.protected_keys(session, fresh)
-    settling = [i for i in fresh if (i.kind, i.value) in protected | batch.changing]
+    changing = protected | batch.changing
+    settling = [i for i in fresh if (i.kind, i.value) in changing]
     before.update((i.id, lifecycle.exported_view(i)) for i in settling)
     settling += [i for i in touched if i.id not in created]
     actor = Actor(caller.organisation_id, caller.organisation_name, caller.key_id)
@@ -473,10 +477,14 @@ class _Batch:
         for key, total in self.sums.items():
             state = states[key] = lifecycle.new_state(key, self.keys[key], self.now)
             _add_sum(state, total, self.now)
-            corroboration = [(total.last, self.caller.country)] if total.reports else []
+            corroboration = self.corroboration(total)
             if lifecycle.settle_new(policy, state, corroboration, self.now) != state.status:
                 self.changing.add(key)
         return states
+
+    def corroboration(self, total: _Sum) -> list[tuple[datetime, str]]:
+        """The whole corroboration of an indicator this batch creates: its caller's, if any."""
+        return [(total.last, self.caller.country)] if total.reports else []
 
     def report_row(
         self,
@@ -508,7 +516,7 @@ class _Batch:
         for key, total in self.sums.items():
             state = indicators[key]
             if state.id in created:
-                known[state.id] = []  # created with its sums (new_states)
+                known[state.id] = self.corroboration(total)  # created with its sums (new_states)
             else:
                 _add_sum(state, total, self.now)
             if total.reports:
@@ -522,8 +530,6 @@ class _Batch:
                         raw.when(total.last),
                     )
                 )
-                if state.id in created:
-                    known[state.id].append((total.last, caller.country))
         least, greatest = ("min", "max") if raw.sqlite else ("least", "greatest")
         raw.insert(
             IndicatorOrganisation.__table__,
