@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from scamshare.errors import Conflict, DomainError, Forbidden, Invalid, Unauthorised, field_errors
 from scamshare.federation import signing, store, wire
+from scamshare.gcpause import collector_paused
 from scamshare.models import Peer, ReceivedBatch
 from scamshare.services import audit
 
@@ -81,6 +82,7 @@ def record_batch(session: Session, peer: Peer, batch: dict, now: datetime) -> No
         ) from None
 
 
+@collector_paused()
 def receive(session: Session, headers, body: bytes, now: datetime) -> dict:
     """Authenticate, validate, de-duplicate and apply one batch; audit the outcome."""
     peer = authenticate(session, headers, body, now)

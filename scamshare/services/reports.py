@@ -17,6 +17,7 @@ from scamshare import policy as rules
 from scamshare.auth import Caller
 from scamshare.errors import Forbidden, Invalid, field_errors
 from scamshare.fastload import compile_loader
+from scamshare.gcpause import collector_paused
 from scamshare.models import (
     Indicator,
     IndicatorOrganisation,
@@ -575,6 +576,7 @@ def _add_sum(state: lifecycle.IndicatorState, total: _Sum, now: datetime) -> Non
         state.updated_at = now
 
 
+@collector_paused()
 def submit(
     session: Session,
     items: list[Any],

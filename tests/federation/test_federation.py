@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import uuid
 from datetime import timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from scamshare.clock import utcnow
 from scamshare.db import transaction
-from scamshare.federation import signing
+from scamshare.federation import signing, store
 from scamshare.models import AuditEntry, Contribution, Indicator, Peer
 from schemas.federation import WIRE_VERSION
 from tests import reporting
@@ -334,3 +335,13 @@ def test_operators_see_peer_listings_with_origin_and_local_policy(nodes):
         "delisted",
     )
     assert my.get("/api/v1/blocklist", my.operator, format="json").json()["items"] == []
+
+
+def test_a_batch_is_applied_with_the_collector_paused(nodes, collector_watch):
+    """Bulk work on the receiving side runs with the cycle collector off, and resumes it."""
+    sg, my = nodes["SG"], nodes["MY"]
+    seen = collector_watch(store, "apply")
+    response = signed_post(sg, my, encode(batch_from(my)))
+    assert response.status_code == 200 and response.json()["applied"] == 1
+    assert seen == [False]
+    assert gc.isenabled()
