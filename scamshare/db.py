@@ -258,6 +258,11 @@ def read_json(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
+SQLITE_LIST_CHUNK = 500  # well under SQLite's parameter limit
+SERVER_LIST_CHUNK = 10_000  # a whole batch's values in one array
+_analysed: set[tuple[str, str]] = set()  # (database, table) seen analysed by Raw.analyse_once
+
+
 class Raw:
     """Statements sent straight to the DBAPI cursor, for the hot bulk paths.
 
@@ -357,6 +362,45 @@ class Raw:
     def placeholders(self, count: int) -> str:
         """`?, ?, ...` for an IN list of `count` values."""
         return ", ".join("?" * count)
+
+    def analyse_once(self, table: str) -> None:
+        """On PostgreSQL, ANALYZE a table that has never been analysed (checked once a process).
+
+        Until a table's first ANALYZE the planner has no statistics for it and guesses that
+        `kind = ?` matches a few rows, so `kind = ? AND value = ANY(?)` reads every indicator of
+        the kind and filters. Autovacuum analyses a new table only on its next round (up to a
+        minute later), by which time a fresh node's first import has paid for that many times.
+        Rows this transaction inserted count in the sample.
+        """
+        if self.sqlite:
+            return
+        key = (self.session.get_bind().url.render_as_string(hide_password=True), table)
+        if key in _analysed:
+            return
+        rows = self.all(
+            "SELECT 1 FROM pg_stat_user_tables WHERE relid = to_regclass(?) "
+            "AND last_analyze IS NULL AND last_autoanalyze IS NULL",
+            (table,),
+        )
+        if rows:
+            self.cursor.execute(f"ANALYZE {table}")
+        _analysed.add(key)
+
+    @property
+    def chunk(self) -> int:
+        """How many values one `one_of` list takes: SQLite binds each value as its own
+        parameter (and limits their number); PostgreSQL takes the whole list as one array."""
+        return SQLITE_LIST_CHUNK if self.sqlite else SERVER_LIST_CHUNK
+
+    def one_of(self, column: str, values: list) -> tuple[str, tuple]:
+        """A condition that `column` is one of `values`, and its parameters.
+
+        `IN (?, ?, ...)` on SQLite; `= ANY(?)` with one array on PostgreSQL, which plans and
+        binds one parameter rather than hundreds.
+        """
+        if self.sqlite:
+            return f"{column} IN ({self.placeholders(len(values))})", tuple(values)
+        return f"{column} = ANY(?)", (list(values),)
 
     def when(self, value: datetime | None):
         """A UTC datetime as the driver stores it (SQLite: `YYYY-MM-DD HH:MM:SS.ffffff`)."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from scamshare import db
 from scamshare.models import Indicator, IndicatorOrganisation
 from scamshare.services import lifecycle, reports
+from tests.reporting import report
 
 
 def test_json_text_is_json_dumps_and_tells_equal_looking_values_apart(app):
@@ -74,3 +75,45 @@ def test_staged_upserts_in_one_transaction_count_each_row_once(app, keys):
             raw.insert(IndicatorOrganisation.__table__, columns, [row], tail)
     with db.transaction(app) as session:
         assert session.scalar(select(IndicatorOrganisation.report_count)) == 3
+
+
+def test_load_states_finds_every_key_of_a_list_longer_than_one_chunk(app):
+    """More values than SQLite binds in one IN list (and one array on PostgreSQL) all come back."""
+    moment = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    values = [f"+658{n:07d}" for n in range(db.SQLITE_LIST_CHUNK * 2 + 7)]
+    with db.transaction(app) as session:
+        raw = db.Raw(session)
+        states = {("phone", v): lifecycle.new_state(("phone", v), {}, moment) for v in values}
+        raw.insert_new(Indicator.__table__, reports._NEW_COLUMNS, reports.new_rows(raw, states))
+    with db.transaction(app) as session:
+        found = lifecycle.load_states(
+            session, [("phone", v) for v in values] + [("url", "x")], True
+        )
+    assert sorted(found) == sorted(states)
+    assert [state.id for state in found.values()] == sorted(state.id for state in found.values())
+
+
+def test_the_first_batch_gives_a_new_database_its_planner_statistics(app, client, keys):
+    """PostgreSQL analyses a fresh node's indicators at its first batch, not a minute later."""
+    body = {"reports": [report(f"8{n:03d} 4567") for n in range(20)]}
+    response = client.post("/api/v1/reports", json=body, headers=keys["operator"].headers)
+    assert response.status_code == 200, response.json
+    with db.transaction(app) as session:
+        if db.Raw(session).sqlite:
+            # SQLite plans these lookups from its indexes alone; nothing is analysed.
+            assert (
+                session.scalar(
+                    text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+                )
+                == 0
+            )
+        else:
+            assert (
+                session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stats "
+                        "WHERE tablename = 'indicators' AND attname IN ('kind', 'value')"
+                    )
+                )
+                == 2
+            )

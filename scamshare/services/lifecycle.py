@@ -32,7 +32,7 @@ def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
         yield items[start : start + size]
 
 
-def by_kind(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
+def by_kind(keys: Iterable[tuple[str, str]], size: int = CHUNK) -> Iterable[tuple[str, list[str]]]:
     """Group (kind, value) keys by kind, in chunks, for `kind = k AND value IN (...)` queries.
 
     A row-value IN list, `(kind, value) IN ((..), ..)`, makes SQLite scan the whole table and
@@ -42,7 +42,7 @@ def by_kind(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
     for kind, value in sorted(set(keys)):
         grouped[kind].append(value)
     for kind, values in grouped.items():
-        for part in chunks(values):
+        for part in chunks(values, size):
             yield kind, part
 
 
@@ -72,12 +72,13 @@ def load_states(
     # Row locks on PostgreSQL; SQLite's writer already holds the whole database.
     lock_clause = " FOR UPDATE" if lock and not raw.sqlite else ""
     found: dict[tuple[str, str], IndicatorState] = {}
-    for kind, part in by_kind(keys):
+    for kind, part in by_kind(keys, raw.chunk):
+        condition, parameters = raw.one_of("value", part)
         statement = (
             f"SELECT {columns} FROM indicators WHERE kind = ? "
-            f"AND value IN ({raw.placeholders(len(part))}) ORDER BY id{lock_clause}"
+            f"AND {condition} ORDER BY id{lock_clause}"
         )
-        for row in raw.all(statement, (kind, *part)):
+        for row in raw.all(statement, (kind, *parameters)):
             values = list(row)
             for position, read in readers:
                 values[position] = read(values[position])
@@ -166,12 +167,12 @@ def protected_keys(session: Session, indicators: list[Indicator]) -> set[tuple[s
             wanted.add(("domain", indicator.facts["domain"]))
     found: set[tuple[str, str]] = set()
     raw = db.Raw(session)
-    for kind, part in by_kind(wanted):
+    for kind, part in by_kind(wanted, raw.chunk):
+        condition, parameters = raw.one_of("value", part)
         found.update(
             raw.all(
-                "SELECT kind, value FROM protected_values "
-                f"WHERE kind = ? AND value IN ({raw.placeholders(len(part))})",
-                (kind, *part),
+                f"SELECT kind, value FROM protected_values WHERE kind = ? AND {condition}",
+                (kind, *parameters),
             )
         )
     protected = set()
@@ -194,11 +195,11 @@ def gather_evidence(
     rows: dict[int, list[tuple[datetime, str]]] = defaultdict(list, known or {})
     ids = [indicator.id for indicator in indicators if indicator.id not in rows]
     raw = db.Raw(session)
-    for part in chunks(ids):
+    for part in chunks(ids, raw.chunk):
+        condition, parameters = raw.one_of("indicator_id", part)
         for indicator_id, last_at, country in raw.all(
-            "SELECT indicator_id, last_at, country FROM indicator_organisations "
-            f"WHERE indicator_id IN ({raw.placeholders(len(part))})",
-            tuple(part),
+            f"SELECT indicator_id, last_at, country FROM indicator_organisations WHERE {condition}",
+            parameters,
         ):
             rows[indicator_id].append((db.read_when(last_at), country))
     protected = protected_keys(session, indicators)

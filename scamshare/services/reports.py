@@ -257,6 +257,7 @@ def lock_indicators(
     keeps two batches from deadlocking. Returns the indicators and the ids of those created.
     """
     found = create_missing(raw, states, rows)
+    raw.analyse_once("indicators")  # a fresh database's lookups need its first statistics
     created = {state.id for state in found.values()}
     existing = [key for key in states if key not in found]
     found.update(lifecycle.load_states(session, existing, lock=True))
