@@ -74,7 +74,6 @@ def floor(database_url: str, bodies: list[bytes]) -> tuple[dict[str, float], flo
         organisation = session.scalar(select(Organisation.id))
     gc.disable()  # as the service does for a batch (scamshare.gcpause)
     started = time.perf_counter()
-    first = True
     for body in bodies:
         mark = time.process_time()
         items = json.loads(body)["reports"]
@@ -105,15 +104,15 @@ def floor(database_url: str, bodies: list[bytes]) -> tuple[dict[str, float], flo
             value: id_
             for id_, _, value in raw.insert_new(Indicator.__table__, INDICATOR_COLUMNS, rows)
         }
+        raw.analyse_once("indicators")  # as the service does: a fresh table's first statistics
         existing = [value for value in distinct if value not in ids]
-        for start in range(0, len(existing), 500):
-            part = existing[start : start + 500]
+        for start in range(0, len(existing), raw.chunk):
+            condition, parameters = raw.one_of("value", existing[start : start + raw.chunk])
             ids.update(
                 (value, id_)
                 for id_, value in raw.all(
-                    "SELECT id, value FROM indicators WHERE kind = 'phone' "
-                    f"AND value IN ({raw.placeholders(len(part))})",
-                    tuple(part),
+                    f"SELECT id, value FROM indicators WHERE kind = 'phone' AND {condition}",
+                    parameters,
                 )
             )
         raw.insert(
@@ -143,13 +142,6 @@ def floor(database_url: str, bodies: list[bytes]) -> tuple[dict[str, float], flo
         session.commit()
         session.close()
         spent["commit"] += time.process_time() - mark
-        if first and engine.dialect.name == "postgresql":
-            # Autovacuum has not analysed the new table yet; without statistics the planner
-            # reads every phone indicator for each IN list. The floor gets the good plan.
-            with engine.connect() as connection:
-                connection.exec_driver_sql("ANALYZE indicators, indicator_organisations")
-                connection.commit()
-        first = False
     elapsed = time.perf_counter() - started
     gc.enable()
     with Session(engine) as session:
