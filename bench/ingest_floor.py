@@ -4,21 +4,26 @@ Run from the repository root:
 
     python bench/ingest_floor.py [--reports 100000] [--batch 5000]
 
-On the same generated reports as bench/ingest.py (same seed, same batches), in one process and
-with no HTTP, no schema validation, no aggregation and no lifecycle rules, it does only what any
-ingestion must do: decode each batch's JSON body, normalise every number with bare
-libphonenumber (parse + is_valid_number + format E.164), and in one transaction per batch write
-the rows ScamShare writes, through the same driver path (`db.Raw`, executemany on SQLite, COPY
-on PostgreSQL): the batch's new indicators (`ON CONFLICT DO NOTHING`), the ids of those that
-already existed, one row per report, the corroboration upsert per (indicator, organisation), and
-the existing indicators' counts. It prints the CPU time per report of each step in units of one
-bare normalisation, and the floor's throughput and its ratio to bare normalisation.
+On the same generated reports as bench/ingest.py (same seed, same batches), with no HTTP, no
+schema validation, no aggregation and no lifecycle rules, it does only what any ingestion must
+do: decode each batch's JSON body, normalise every number with bare libphonenumber (parse +
+is_valid_number + format E.164), and in one transaction per batch write the rows ScamShare
+writes, through the same driver path (`db.Raw`: executemany on SQLite, COPY on PostgreSQL, value
+lists as one array there): the batch's new indicators (`ON CONFLICT DO NOTHING`), the ids of
+those that already existed, one row per report, the corroboration upsert per (indicator,
+organisation), and the existing indicators' counts. It checks the database then holds every
+report and one indicator per number with the right count.
 
-Two worker processes on two cores can at best double the floor's ratio, and only if nothing else
-runs on them; ScamShare's own work (validation, summing, lifecycle, HTTP) and the load generator
-come on top. SQLite always runs; with SCAMSHARE_BENCH_POSTGRES_URL set, PostgreSQL too, on a
-database of its own that it creates and drops (the server's CPU time, on the same two cores, is
-not in the process's own CPU time: compare wall times there).
+It runs once in one process, then from two processes at once on a fresh database (batches dealt
+in turn, as bench/ingest.py's two gunicorn workers get them; writers take SQLite's lock at their
+first statement, as the service's do), and prints for each the CPU time per report of each step
+in units of one bare normalisation (summed over the processes; on PostgreSQL the server's own CPU
+comes on top, on the same cores) and the throughput and its ratio to bare normalisation. What
+the two processes reach is the most that bench/ingest.py's two workers could reach on this
+machine if ScamShare's own work, HTTP and the load generator cost nothing.
+
+SQLite always runs; with SCAMSHARE_BENCH_POSTGRES_URL set, PostgreSQL too, on databases of its own
+that it creates and drops.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import os
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,22 +64,29 @@ CORROBORATION_COLUMNS = (
 STEPS = ("decode", "normalise", "write", "commit")
 
 
-def floor(database_url: str, bodies: list[bytes]) -> tuple[dict[str, float], float, tuple]:
-    """Store every batch the bare way; return CPU seconds per step, the wall time, and what
-    the database then holds: reports, indicators and the sum of their report counts."""
+def prepare(database_url: str) -> int:
+    """Create the schema and the one reporting organisation; return its id."""
     engine = db.make_engine(database_url)
     migrations.upgrade(engine)
+    with Session(engine) as session:
+        organisation = Organisation(name="Floor operator", role="operator", country="SG")
+        session.add(organisation)
+        session.commit()
+        organisation_id = organisation.id
+    engine.dispose()
+    return organisation_id
+
+
+def store(database_url: str, bodies: list[bytes], organisation: int) -> dict[str, float]:
+    """Store these batches the bare way; return the CPU seconds of each step."""
+    # Writers take SQLite's lock at their first statement, as the service's write sessions do.
+    engine = db.make_engine(database_url).execution_options(sqlite_begin="IMMEDIATE")
     parse = phonenumbers.parse
     is_valid_number = phonenumbers.is_valid_number
     format_number = phonenumbers.format_number
     e164 = phonenumbers.PhoneNumberFormat.E164
     spent = dict.fromkeys(STEPS, 0.0)
-    with Session(engine) as session:
-        session.add(Organisation(name="Floor operator", role="operator", country="SG"))
-        session.commit()
-        organisation = session.scalar(select(Organisation.id))
     gc.disable()  # as the service does for a batch (scamshare.gcpause)
-    started = time.perf_counter()
     for body in bodies:
         mark = time.process_time()
         items = json.loads(body)["reports"]
@@ -142,8 +155,30 @@ def floor(database_url: str, bodies: list[bytes]) -> tuple[dict[str, float], flo
         session.commit()
         session.close()
         spent["commit"] += time.process_time() - mark
-    elapsed = time.perf_counter() - started
     gc.enable()
+    engine.engine.dispose()
+    return spent
+
+
+def run(database_url: str, bodies: list[bytes], processes: int) -> tuple[dict, float, tuple]:
+    """Store every batch from `processes` processes at once (batches dealt in turn).
+
+    Returns the CPU seconds per step summed over the processes, the wall time, and what the
+    database then holds: reports, indicators and the sum of their report counts.
+    """
+    organisation = prepare(database_url)
+    started = time.perf_counter()
+    if processes == 1:
+        spent = store(database_url, bodies, organisation)
+    else:
+        with ProcessPoolExecutor(processes) as pool:
+            shares = [bodies[start::processes] for start in range(processes)]
+            results = list(
+                pool.map(store, [database_url] * processes, shares, [organisation] * processes)
+            )
+        spent = {step: sum(result[step] for result in results) for step in STEPS}
+    elapsed = time.perf_counter() - started
+    engine = db.make_engine(database_url)
     with Session(engine) as session:
         stored = (
             session.scalar(select(func.count()).select_from(Report)),
@@ -176,27 +211,31 @@ def main() -> None:
         engines.append(("postgresql", postgres_admin))
     engines.append(("sqlite", None))
     for engine_name, admin_url in engines:
-        name = f"scamshare_floor_{os.getpid()}"
-        with tempfile.TemporaryDirectory(prefix="scamshare-floor-") as data_dir:
-            if admin_url:
-                database_url = postgres_database(admin_url, name, create=True)
-            else:
-                database_url = f"sqlite:///{Path(data_dir) / 'scamshare.db'}"
-            try:
-                spent, elapsed, stored = floor(database_url, bodies)
-            finally:
+        for processes in (1, 2):
+            name = f"scamshare_floor_{os.getpid()}_{processes}"
+            with tempfile.TemporaryDirectory(prefix="scamshare-floor-") as data_dir:
                 if admin_url:
-                    postgres_database(admin_url, name, create=False)
-        if stored != (count, distinct, count):
-            raise RuntimeError(f"expected {count} reports and {distinct} indicators: {stored}")
-        units = ", ".join(f"{step} {seconds * bare / count:.2f}" for step, seconds in spent.items())
-        print(
-            f"{engine_name}: CPU per report in units of one bare normalisation: "
-            f"{sum(spent.values()) * bare / count:.2f} ({units})"
-        )
-        rate = count / elapsed
-        print(f"{engine_name} floor: {rate:,.0f} reports/s, one process")
-        print(f"{engine_name} floor ratio to bare normalisation: {rate / bare:.3f}")
+                    database_url = postgres_database(admin_url, name, create=True)
+                else:
+                    database_url = f"sqlite:///{Path(data_dir) / 'scamshare.db'}"
+                try:
+                    spent, elapsed, stored = run(database_url, bodies, processes)
+                finally:
+                    if admin_url:
+                        postgres_database(admin_url, name, create=False)
+            if stored != (count, distinct, count):
+                raise RuntimeError(f"expected {count} reports and {distinct} indicators: {stored}")
+            label = f"{engine_name}, {processes} process{'es' if processes > 1 else ''}"
+            units = ", ".join(f"{step} {sec * bare / count:.2f}" for step, sec in spent.items())
+            print(
+                f"{label}: CPU per report in units of one bare normalisation: "
+                f"{sum(spent.values()) * bare / count:.2f} ({units})"
+            )
+            rate = count / elapsed
+            print(
+                f"{label}: floor {rate:,.0f} reports/s, "
+                f"ratio to bare normalisation {rate / bare:.3f}"
+            )
 
 
 if __name__ == "__main__":
