@@ -23,7 +23,7 @@ from scamshare.models import (
 from scamshare.services.audit import Actor
 
 EXPORTED = frozenset(EXPORTED_STATUSES)
-CHUNK = 500  # bound IN-lists so that both engines keep their parameter limits
+CHUNK = db.SQLITE_LIST_CHUNK  # bound IN-lists so that both engines keep their parameter limits
 
 
 def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
@@ -33,9 +33,10 @@ def chunks(items: list, size: int = CHUNK) -> Iterable[list]:
 
 
 def by_kind(keys: Iterable[tuple[str, str]], size: int = CHUNK) -> Iterable[tuple[str, list[str]]]:
-    """Group (kind, value) keys by kind, in chunks, for `kind = k AND value IN (...)` queries.
+    """Group (kind, value) keys by kind, in chunks of `size`, for one query per chunk.
 
-    A row-value IN list, `(kind, value) IN ((..), ..)`, makes SQLite scan the whole table and
+    Each query is `kind = k AND value IN (...)` (`= ANY(...)` on PostgreSQL: db.Raw.one_of). A
+    row-value IN list, `(kind, value) IN ((..), ..)`, makes SQLite scan the whole table and
     PostgreSQL plan for long; one kind per query is one index range scan on both.
     """
     grouped: dict[str, list[str]] = defaultdict(list)
