@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import signal
@@ -41,7 +40,7 @@ from pathlib import Path
 
 import httpx
 import phonenumbers
-from machine import cpu_model  # bench/ is on sys.path when a script runs
+from machine import describe  # bench/ is on sys.path when a script runs
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -284,6 +283,25 @@ def run(
     return elapsed
 
 
+def batch_bodies(reports: list[dict], batch: int) -> list[bytes]:
+    """The reports as the JSON bodies of POST /api/v1/reports, `batch` reports each."""
+    return [
+        json.dumps({"reports": reports[start : start + batch]}).encode()
+        for start in range(0, len(reports), batch)
+    ]
+
+
+def engines() -> list[tuple[str, str | None]]:
+    """The engines to measure with their admin URL: PostgreSQL first if
+    SCAMSHARE_BENCH_POSTGRES_URL is set, then SQLite (no URL: a file of the run's own)."""
+    found: list[tuple[str, str | None]] = []
+    postgres_admin = os.environ.get("SCAMSHARE_BENCH_POSTGRES_URL")
+    if postgres_admin:
+        found.append(("postgresql", postgres_admin))
+    found.append(("sqlite", None))
+    return found
+
+
 def postgres_database(admin_url: str, name: str, create: bool) -> str:
     """Create (or drop) a database of the benchmark's own; return its URL."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -311,14 +329,8 @@ def main() -> None:
     arguments = parser.parse_args()
 
     reports, distinct = generate(arguments.reports, arguments.seed)
-    bodies = [
-        json.dumps({"reports": reports[start : start + arguments.batch]}).encode()
-        for start in range(0, len(reports), arguments.batch)
-    ]
-    print(
-        f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
-        f"phonenumbers {phonenumbers.__version__}"
-    )
+    bodies = batch_bodies(reports, arguments.batch)
+    print(f"machine: {describe()}, phonenumbers {phonenumbers.__version__}")
     print(
         f"reports: {len(reports)} phone reports of {distinct} numbers in {len(bodies)} batches "
         f"of {arguments.batch}, {arguments.clients} client(s), "
@@ -327,12 +339,7 @@ def main() -> None:
     bare = bare_rate(reports)
     print(f"bare parse+is_valid_number+format_number: {bare:,.0f} numbers/s")
 
-    engines = []
-    postgres_admin = os.environ.get("SCAMSHARE_BENCH_POSTGRES_URL")
-    if postgres_admin:
-        engines.append(("postgresql", postgres_admin))
-    engines.append(("sqlite", None))
-    for engine_name, admin_url in engines:
+    for engine_name, admin_url in engines():
         database_url = None
         name = f"scamshare_bench_{os.getpid()}"
         if admin_url:

@@ -40,7 +40,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import phonenumbers
-from ingest import bare_rate, generate, postgres_database  # bench/ is on sys.path
+from ingest import (  # bench/ is on sys.path
+    bare_rate,
+    batch_bodies,
+    engines,
+    generate,
+    postgres_database,
+)
+from machine import describe
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -197,20 +204,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260123)
     arguments = parser.parse_args()
     reports, distinct = generate(arguments.reports, arguments.seed)
-    bodies = [
-        json.dumps({"reports": reports[start : start + arguments.batch]}).encode()
-        for start in range(0, len(reports), arguments.batch)
-    ]
+    bodies = batch_bodies(reports, arguments.batch)
     count = len(reports)
     bare = bare_rate(reports)
+    print(f"machine: {describe()}, phonenumbers {phonenumbers.__version__}")
     print(f"reports: {count} phone reports of {distinct} numbers in {len(bodies)} batches")
     print(f"bare parse+is_valid_number+format_number: {bare:,.0f} numbers/s")
-    engines = []
-    postgres_admin = os.environ.get("SCAMSHARE_BENCH_POSTGRES_URL")
-    if postgres_admin:
-        engines.append(("postgresql", postgres_admin))
-    engines.append(("sqlite", None))
-    for engine_name, admin_url in engines:
+    for engine_name, admin_url in engines():
         for processes in (1, 2):
             name = f"scamshare_floor_{os.getpid()}_{processes}"
             with tempfile.TemporaryDirectory(prefix="scamshare-floor-") as data_dir:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -15,3 +16,8 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def describe() -> str:
+    """Cores, CPU model and Python version, as the benchmarks print them."""
+    return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
