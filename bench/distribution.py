@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from flask import Flask, jsonify, request
+from machine import describe  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 bare_app = Flask("bare")  # the yardstick for lookups: a Flask JSON endpoint and nothing else
@@ -541,7 +542,7 @@ def main() -> None:
         import gunicorn  # noqa: F401
     except ImportError:
         raise SystemExit("gunicorn is missing: pip install -e '.[bench]'") from None
-    print(f"machine: {os.cpu_count()} CPUs, {_cpu_model()}")
+    print(f"machine: {describe()}")
     rows, small = arguments.rows, arguments.rows // 10
     results = []
     if arguments.only != "postgresql":
@@ -592,14 +593,6 @@ def run_postgres(admin_url: str, rows: int, small: int, seconds: float) -> dict:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
-
-
-def _cpu_model() -> str:
-    """The CPU model name, from /proc/cpuinfo."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import signal
 import socket
@@ -39,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from machine import describe  # bench/ is on sys.path when a script runs
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import sqlite
 
@@ -307,10 +307,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="scamshare-bench-fed-"))
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; work in {workdir}"
-    )
+    print(f"machine: {describe()}; work in {workdir}")
 
     sender_dir = workdir / "sender"
     sender = make_app(sender_dir, "SG", "bench-sg")

@@ -17,10 +17,10 @@ report and one indicator per number with the right count.
 It runs once in one process, then from two processes at once on a fresh database (batches dealt
 in turn, as bench/ingest.py's two gunicorn workers get them; writers take SQLite's lock at their
 first statement, as the service's do), and prints for each the CPU time per report of each step
-in units of one bare normalisation (summed over the processes; on PostgreSQL the server's own CPU
-comes on top, on the same cores) and the throughput and its ratio to bare normalisation. What
-the two processes reach is the most that bench/ingest.py's two workers could reach on this
-machine if ScamShare's own work, HTTP and the load generator cost nothing.
+in units of one bare normalisation (summed over the processes, and on PostgreSQL the server's
+own CPU on the same cores, when it runs on this machine) and the throughput and its ratio to
+bare normalisation. What the two processes reach is the most that bench/ingest.py's two workers
+could reach on this machine if ScamShare's own work, HTTP and the load generator cost nothing.
 
 SQLite always runs; with SCAMSHARE_BENCH_POSTGRES_URL set, PostgreSQL too, on databases of its own
 that it creates and drops.
@@ -46,8 +46,9 @@ from ingest import (  # bench/ is on sys.path
     engines,
     generate,
     postgres_database,
+    postgres_server,
 )
-from machine import describe
+from machine import CpuUse, describe
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -170,21 +171,26 @@ def store(database_url: str, bodies: list[bytes], organisation: int) -> dict[str
 def run(database_url: str, bodies: list[bytes], processes: int) -> tuple[dict, float, tuple]:
     """Store every batch from `processes` processes at once (batches dealt in turn).
 
-    Returns the CPU seconds per step summed over the processes, the wall time, and what the
-    database then holds: reports, indicators and the sum of their report counts.
+    Returns the CPU seconds per step summed over the processes (with the database server's, if
+    it is a server on this machine), the wall time, and what the database then holds: reports,
+    indicators and the sum of their report counts.
     """
     organisation = prepare(database_url)
+    server = postgres_server(database_url)
     started = time.perf_counter()
-    if processes == 1:
-        spent = store(database_url, bodies, organisation)
-    else:
-        with ProcessPoolExecutor(processes) as pool:
-            shares = [bodies[start::processes] for start in range(processes)]
-            results = list(
-                pool.map(store, [database_url] * processes, shares, [organisation] * processes)
-            )
-        spent = {step: sum(result[step] for result in results) for step in STEPS}
+    with CpuUse({"database server": server}) as cpu:
+        if processes == 1:
+            spent = store(database_url, bodies, organisation)
+        else:
+            with ProcessPoolExecutor(processes) as pool:
+                shares = [bodies[start::processes] for start in range(processes)]
+                results = list(
+                    pool.map(store, [database_url] * processes, shares, [organisation] * processes)
+                )
+            spent = {step: sum(result[step] for result in results) for step in STEPS}
     elapsed = time.perf_counter() - started
+    if cpu.seconds["database server"] is not None:
+        spent["database server"] = cpu.seconds["database server"]
     engine = db.make_engine(database_url)
     with Session(engine) as session:
         stored = (

@@ -21,3 +21,85 @@ def cpu_model() -> str:
 def describe() -> str:
     """Cores, CPU model and Python version, as the benchmarks print them."""
     return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name, or None (no such process, no /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds of a process, of its children that ended, and of its live children.
+
+    A child's time moves to its parent's count when the parent reaps it, so the sum holds over
+    children that come and go (gunicorn's workers, PostgreSQL's backends). None without /proc.
+    """
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    # utime, stime, cutime, cstime: the 14th to 17th fields, counted from the pid.
+    total = sum(int(value) for value in fields[11:15])
+    try:
+        live = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        live = []
+    for child in live:
+        child_fields = _stat(int(child))
+        if child_fields is not None:
+            total += sum(int(value) for value in child_fields[11:15])
+    return total / _TICKS
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent process id, or None."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[1])
+
+
+def busy_cpu() -> tuple[float, float] | None:
+    """The machine's busy and total CPU seconds since boot, over all cores, or None."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + values[4]  # idle and iowait
+    return (sum(values) - idle) / _TICKS, sum(values) / _TICKS
+
+
+class CpuUse:
+    """CPU seconds spent between entering and leaving: by this process, by named process trees
+    (None when one is not on this machine), and the share of the machine's cores kept busy."""
+
+    def __init__(self, trees: dict[str, int | None]):
+        """Name each process tree to measure by its root's process id."""
+        self.trees = trees
+        self.seconds: dict[str, float | None] = {}
+        self.busy: float | None = None
+
+    def _read(self) -> tuple[dict[str, float | None], float, tuple[float, float] | None]:
+        times = os.times()
+        trees = {name: None if pid is None else tree_cpu(pid) for name, pid in self.trees.items()}
+        return trees, times.user + times.system, busy_cpu()
+
+    def __enter__(self) -> CpuUse:
+        """Take the first reading."""
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        """Take the second reading and keep the differences."""
+        trees, own, machine = self._read()
+        started_trees, started_own, started_machine = self._start
+        for name, value in trees.items():
+            before = started_trees[name]
+            self.seconds[name] = None if value is None or before is None else value - before
+        self.seconds["this process"] = own - started_own
+        if machine is not None and started_machine is not None:
+            busy, total = (now - then for now, then in zip(machine, started_machine, strict=True))
+            self.busy = busy / total if total else None

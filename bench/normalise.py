@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import random
 import time
 from pathlib import Path
 
 import phonenumbers
-from machine import cpu_model  # bench/ is on sys.path when a script runs
+from machine import describe  # bench/ is on sys.path when a script runs
 
 from scamshare.normalise import NormalisationError, normalise
 
@@ -156,7 +154,7 @@ def main() -> None:
     random.Random(1).shuffle(inputs)
     baseline_valid = bare_baseline(inputs)
     scamshare_valid = scamshare_phone(inputs)
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"machine: {describe()}")
     print(f"phonenumbers {phonenumbers.__version__}, phone inputs: {len(inputs)}")
     print(f"valid: baseline {baseline_valid}, scamshare {scamshare_valid}")
 
