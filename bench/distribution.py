@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from flask import Flask, jsonify, request
-from machine import describe  # bench/ is on sys.path when a script runs
+from machine import children, describe  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 bare_app = Flask("bare")  # the yardstick for lookups: a Flask JSON endpoint and nothing else
@@ -273,8 +273,7 @@ class Server:
 
     def workers(self) -> list[int]:
         """The worker processes' ids."""
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
+        return children(self.process.pid)
 
     def peak_memory_mb(self) -> float:
         """The largest peak resident memory (VmHWM) among the workers, in MB."""

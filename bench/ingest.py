@@ -300,7 +300,7 @@ def run(
         node = Node(Path(data_dir), database_url, workers)
         trees = {"node": node.process.pid, "database server": postgres_server(database_url)}
         try:
-            with CpuUse(trees) as cpu:
+            with CpuUse(trees, own="load generator") as cpu:
                 elapsed = ingest(node, bodies, clients)
         finally:
             node.stop()
@@ -315,14 +315,7 @@ def cpu_line(engine_name: str, cpu: CpuUse, reports: int, bare: float) -> str:
     The ratio is at most the cores over the units of CPU a report takes in all: with every core
     busy, that many units per report is what the cores give.
     """
-    labels = {
-        "node": "node",
-        "database server": "database server",
-        "this process": "load generator",
-    }
-    spent = {
-        labels[name]: sec * bare / reports for name, sec in cpu.seconds.items() if sec is not None
-    }
+    spent = {name: sec * bare / reports for name, sec in cpu.seconds.items() if sec is not None}
     parts = ", ".join(f"{name} {units:.2f}" for name, units in spent.items())
     line = f"{engine_name}: CPU per report in units of one bare normalisation: {parts}"
     cores = os.cpu_count() or 1

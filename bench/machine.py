@@ -45,15 +45,21 @@ def tree_cpu(pid: int) -> float | None:
         return None
     # utime, stime, cutime, cstime: the 14th to 17th fields, counted from the pid.
     total = sum(int(value) for value in fields[11:15])
-    try:
-        live = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        live = []
-    for child in live:
-        child_fields = _stat(int(child))
+    for child in children(pid):
+        child_fields = _stat(child)
         if child_fields is not None:
             total += sum(int(value) for value in child_fields[11:15])
     return total / _TICKS
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes' ids (empty without /proc)."""
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except OSError:
+        return []
 
 
 def parent_of(pid: int) -> int | None:
@@ -76,9 +82,10 @@ class CpuUse:
     """CPU seconds spent between entering and leaving: by this process, by named process trees
     (None when one is not on this machine), and the share of the machine's cores kept busy."""
 
-    def __init__(self, trees: dict[str, int | None]):
-        """Name each process tree to measure by its root's process id."""
+    def __init__(self, trees: dict[str, int | None], own: str = "this process"):
+        """Name each process tree to measure by its root's process id, and this process."""
         self.trees = trees
+        self.own = own
         self.seconds: dict[str, float | None] = {}
         self.busy: float | None = None
 
@@ -99,7 +106,7 @@ class CpuUse:
         for name, value in trees.items():
             before = started_trees[name]
             self.seconds[name] = None if value is None or before is None else value - before
-        self.seconds["this process"] = own - started_own
+        self.seconds[self.own] = own - started_own
         if machine is not None and started_machine is not None:
             busy, total = (now - then for now, then in zip(machine, started_machine, strict=True))
             self.busy = busy / total if total else None
