@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ingest  # bench/ is on sys.path when a script runs
-from compare_runs import LOOKUP_BATCH, STAGES, SYNCS, Figure, Figures, Inputs, Run, imported_files
+from compare_runs import LOOKUP_BATCH, STAGES, SYNCS, Figure, Inputs, Run, Samples, imported_files
 from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,23 +111,31 @@ def describe_tree(tree: Path) -> str:
     return commit + (" (with changes not committed)" if dirty.stdout.strip() else "")
 
 
+def paired_ratios(per_tree: dict[str, list[float]]) -> list[float]:
+    """new/old of each pair of samples taken one right after the other."""
+    return [new / old for new, old in zip(per_tree["new"], per_tree["old"], strict=True)]
+
+
 @dataclass
 class Results:
-    """Each figure's values per engine and tree, one per round, in round order."""
+    """Each figure's samples per engine, round and tree; old's i-th paired with new's i-th."""
 
-    values: dict[tuple[str, Figure], dict[str, list[float]]] = field(default_factory=dict)
+    rounds: dict[tuple[str, Figure], list[dict[str, list[float]]]] = field(default_factory=dict)
 
-    def add(self, engine: str, tree: str, figures: Figures) -> None:
-        """Keep one round's figures of one tree."""
-        for figure, value in figures.items():
-            self.values.setdefault((engine, figure), {"old": [], "new": []})[tree].append(value)
+    def add(self, engine: str, samples: dict[str, Samples]) -> None:
+        """Keep one round's samples of both trees."""
+        for figure in samples["old"]:
+            per_tree = {tree: samples[tree][figure] for tree in ("old", "new")}
+            self.rounds.setdefault((engine, figure), []).append(per_tree)
 
     def ratio(self, key: tuple[str, Figure]) -> float:
-        """The median over the rounds of each round's new/old."""
-        per_tree = self.values[key]
-        return statistics.median(
-            new / old for new, old in zip(per_tree["new"], per_tree["old"], strict=True)
-        )
+        """The median of every pair's new/old, over all rounds."""
+        pairs = itertools.chain.from_iterable(map(paired_ratios, self.rounds[key]))
+        return statistics.median(pairs)
+
+    def median(self, key: tuple[str, Figure], tree: str) -> float:
+        """The median of a tree's samples of a figure, over all rounds."""
+        return statistics.median(itertools.chain.from_iterable(r[tree] for r in self.rounds[key]))
 
 
 def show(value: float, figure: Figure) -> str:
@@ -140,24 +148,28 @@ def show(value: float, figure: Figure) -> str:
 def report(results: Results) -> bool:
     """Print the table, one line per figure, and the worst; return whether every figure passes."""
     print()
-    print(f"{'engine':<11} {'figure':<24} {'unit':<16} {'old':>9} {'new':>9} {'new/old':>8}  good")
+    print(
+        f"{'engine':<11} {'figure':<24} {'unit':<16} {'old':>9} {'new':>9} {'new/old':>8}"
+        "  good            per round"
+    )
     worst: tuple[float, str] | None = None
     passed = True
-    for (engine, figure), per_tree in results.values.items():
+    for (engine, figure), rounds in results.rounds.items():
         ratio = results.ratio((engine, figure))
         sign = ">=" if figure.higher_is_better else "<="
         verdict = "ok" if figure.passes(ratio) else "SLOWER"
         passed = passed and figure.passes(ratio)
-        old, new = statistics.median(per_tree["old"]), statistics.median(per_tree["new"])
+        old, new = (show(results.median((engine, figure), tree), figure) for tree in ("old", "new"))
+        per_round = " ".join(f"{statistics.median(paired_ratios(r)):.2f}" for r in rounds)
         print(
-            f"{engine:<11} {figure.name:<24} {figure.unit:<16} {show(old, figure):>9} "
-            f"{show(new, figure):>9} {ratio:>8.3f}  {sign} {figure.bound:.2f} {verdict}"
+            f"{engine:<11} {figure.name:<24} {figure.unit:<16} {old:>9} {new:>9} {ratio:>8.3f}"
+            f"  {sign} {figure.bound:.2f} {verdict:<6}  {per_round}"
         )
         line = f"{engine} {figure.name} {ratio:.3f} ({sign} {figure.bound:.2f}, {verdict})"
         if worst is None or figure.margin(ratio) < worst[0]:
             worst = (figure.margin(ratio), line)
     print()
-    for (engine, figure), _ in results.values.items():
+    for engine, figure in results.rounds:
         direction = "rate, higher is better" if figure.higher_is_better else "time, lower is better"
         print(f"ratio {engine} {figure.name}: {results.ratio((engine, figure)):.3f} ({direction})")
     if worst is not None:
@@ -222,11 +234,11 @@ def main() -> None:
                     order = {name: trees[name] for name in round_order(round_index)}
                     with Run(order, work, admin) as run:
                         measured = STAGES[stage](run, inputs, options.only)
-                    for name, figures in measured.items():
-                        results.add(engine, name, figures)
+                    results.add(engine, measured)
+                    for name, samples in measured.items():
                         shown = ", ".join(
-                            f"{figure.name} {show(value, figure)} {figure.unit}"
-                            for figure, value in figures.items()
+                            f"{figure.name} {show(statistics.median(values), figure)} {figure.unit}"
+                            for figure, values in samples.items()
                         )
                         print(
                             f"[{time.monotonic() - started:4.0f} s] {engine} {stage} "

@@ -35,7 +35,7 @@ CLIENTS = 2
 WORKERS = 2
 LOOKUP_BATCH = 1000
 LOOKUP_BLOCK = 100
-SYNCS = 5
+SYNCS = 3
 T = TypeVar("T")
 
 
@@ -61,7 +61,8 @@ class Figure:
         return ratio / self.bound if self.higher_is_better else self.bound / ratio
 
 
-Figures = dict[Figure, float]
+# Each figure's samples: the i-th of one tree was taken right before or after the other's.
+Samples = dict[Figure, list[float]]
 INGEST = Figure("ingest", "reports/s", True)
 LOAD = Figure("load listed", "reports/s", True)
 FULL_CSV = Figure("full csv", "s", False)
@@ -333,12 +334,16 @@ def in_turn(
     return taken
 
 
-def submit_in_turn(nodes: dict[str, Node], work: list[Batch]) -> dict[str, float]:
+def submit_in_turn(nodes: dict[str, Node], work: list[Batch]) -> dict[str, list[float]]:
     """Send the batches to every node, two clients at once, the trees taking each pair in turn;
-    return each node's wall time."""
+    return each node's rates, in reports per second, of each pair."""
     steps = [work[start : start + CLIENTS] for start in range(0, len(work), CLIENTS)]
-    taken = in_turn(nodes, len(steps), lambda _name, node, index: submit(node, steps[index]))
-    return {name: sum(seconds) for name, seconds in taken.items()}
+
+    def rate(_name: str, node: Node, index: int) -> float:
+        """Send one pair of batches; its reports per second."""
+        return sum(batch.reports for batch in steps[index]) / submit(node, steps[index])
+
+    return in_turn(nodes, len(steps), rate)
 
 
 class Run:
@@ -397,21 +402,18 @@ def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
         return list(pool.map(lambda call: call(), calls))
 
 
-def run_ingest(run: Run, inputs: Inputs, _only: set[str]) -> dict[str, Figures]:
+def run_ingest(run: Run, inputs: Inputs, _only: set[str]) -> dict[str, Samples]:
     """Ingest the reports from two clients through the three submitting organisations in turn."""
     nodes = {tree: named["node"] for tree, named in run.nodes({"node": {}}).items()}
     in_parallel([node.start for node in nodes.values()])
-    seconds = submit_in_turn(nodes, inputs.ingest)
-    reports = sum(batch.reports for batch in inputs.ingest)
-    return {tree: {INGEST: reports / seconds[tree]} for tree in nodes}
+    return {tree: {INGEST: rates} for tree, rates in submit_in_turn(nodes, inputs.ingest).items()}
 
 
-def run_distribution(run: Run, inputs: Inputs, only: set[str]) -> dict[str, Figures]:
+def run_distribution(run: Run, inputs: Inputs, only: set[str]) -> dict[str, Samples]:
     """List the rows, then time downloads and lookups, the trees' nodes taking turns."""
     nodes = {tree: named["node"] for tree, named in run.nodes({"node": {}}).items()}
     in_parallel([node.start for node in nodes.values()])
-    seconds = submit_in_turn(nodes, inputs.listed)
-    figures = {tree: {LOAD: inputs.listed_count / seconds[tree]} for tree in nodes}
+    figures = {tree: {LOAD: rates} for tree, rates in submit_in_turn(nodes, inputs.listed).items()}
     parts = [downloads] if "download" in only else []
     parts += [lookups] if "lookup" in only else []
     for part in parts:
@@ -439,7 +441,7 @@ def csv_rows(body: bytes) -> int:
     return len(body.decode().splitlines()) - 1
 
 
-def downloads(nodes: dict[str, Node], inputs: Inputs) -> dict[str, Figures]:
+def downloads(nodes: dict[str, Node], inputs: Inputs) -> dict[str, Samples]:
     """Time the full CSV and JSON lists, then a CSV delta after more listings; the best of each."""
     path = "/api/v1/blocklist?format="
     cursors: dict[str, str] = {}
@@ -463,21 +465,17 @@ def downloads(nodes: dict[str, Node], inputs: Inputs) -> dict[str, Figures]:
         check_rows("delta csv", csv_rows(body), inputs.change_count)
         return seconds
 
-    csv_times = in_turn(nodes, 4, full_csv)
-    json_times = in_turn(nodes, 4, full_json)
+    csv_times = in_turn(nodes, 5, full_csv)
+    json_times = in_turn(nodes, 5, full_json)
     submit_in_turn(nodes, inputs.changes)
-    delta_times = in_turn(nodes, 6, delta)
+    delta_times = in_turn(nodes, 10, delta)
     return {
-        tree: {
-            FULL_CSV: min(csv_times[tree]),
-            FULL_JSON: min(json_times[tree]),
-            DELTA: min(delta_times[tree]),
-        }
+        tree: {FULL_CSV: csv_times[tree], FULL_JSON: json_times[tree], DELTA: delta_times[tree]}
         for tree in nodes
     }
 
 
-def lookups(nodes: dict[str, Node], inputs: Inputs) -> dict[str, Figures]:
+def lookups(nodes: dict[str, Node], inputs: Inputs) -> dict[str, Samples]:
     """GET lookups of listed and unknown numbers one at a time, in blocks of 100 taken by the
     trees in turn, then POST lookups of 1,000 values (the best time)."""
     values = inputs.lookups
@@ -505,25 +503,23 @@ def lookups(nodes: dict[str, Node], inputs: Inputs) -> dict[str, Figures]:
         check_rows("batch lookup", listed, len(inputs.batch_lookup) // 2)
         return seconds
 
-    batch_times = in_turn(nodes, 6, batch_lookup)
+    batch_times = in_turn(nodes, 10, batch_lookup)
     figures = {}
     for tree, taken in blocks.items():
         answers = list(itertools.chain.from_iterable(taken))
         statuses = [json.loads(answer)["status"] for _, answer in answers]
         if statuses != ["listed", "unknown"] * (len(values) // 2):
             raise RuntimeError(f"{statuses.count('listed')} of {len(values)} lookups: listed")
-        # A rate per block and their median: a neighbour's burst on a shared machine stalls
-        # a few requests, which would move a plain mean more than any change of the code.
-        rates = [len(part) / sum(seconds for seconds, _ in part) for part in taken]
+        times = [[seconds for seconds, _ in part] for part in taken]
         figures[tree] = {
-            LOOKUP_P50: statistics.median(seconds for seconds, _ in answers) * 1000,
-            LOOKUP_RATE: statistics.median(rates),
-            LOOKUP_POST: min(batch_times[tree]),
+            LOOKUP_P50: [statistics.median(part) * 1000 for part in times],
+            LOOKUP_RATE: [len(part) / sum(part) for part in times],
+            LOOKUP_POST: batch_times[tree],
         }
     return figures
 
 
-def run_federation(run: Run, inputs: Inputs, _only: set[str]) -> dict[str, Figures]:
+def run_federation(run: Run, inputs: Inputs, _only: set[str]) -> dict[str, Samples]:
     """Per tree, node B lists numbers and pushes them to node A with `scamshare sync`, in a few
     rounds of listing and syncing that the trees take in turn."""
     configs = {
@@ -550,9 +546,10 @@ def run_federation(run: Run, inputs: Inputs, _only: set[str]) -> dict[str, Figur
     in_parallel([node.start for node in nodes])
     senders = {tree: pair["b"] for tree, pair in pairs.items()}
 
-    def sync(_tree: str, sender: Node, index: int) -> tuple[float, int]:
-        """List one part of the numbers on B, then time B's sync; the time and what A applied."""
+    def sync(tree: str, sender: Node, index: int) -> tuple[float, float]:
+        """List one part of the numbers on B, then time B's sync; its time and A's apply rate."""
         submit(sender, inputs.federation[index])
+        receiving = pairs[tree]["a"].seconds_in("/api/v1/federation/batches")
         started = time.perf_counter()
         printed = sender.cli("sync")
         seconds = time.perf_counter() - started
@@ -560,20 +557,17 @@ def run_federation(run: Run, inputs: Inputs, _only: set[str]) -> dict[str, Figur
         expected = sum(batch.reports for batch in inputs.federation[index])
         if applied is None or int(applied.group(1)) != expected:
             raise RuntimeError(f"sync applied other than the {expected} listed: {printed}")
-        return seconds, expected
+        receiving = pairs[tree]["a"].seconds_in("/api/v1/federation/batches") - receiving
+        return seconds, expected / receiving
 
     taken = in_turn(senders, len(inputs.federation), sync)
-    figures = {}
-    for tree, syncs in taken.items():
-        receiving = pairs[tree]["a"].seconds_in("/api/v1/federation/batches")
-        figures[tree] = {
-            APPLIED: sum(applied for _, applied in syncs) / receiving,
-            SYNC: sum(seconds for seconds, _ in syncs),
-        }
-    return figures
+    return {
+        tree: {SYNC: [seconds for seconds, _ in syncs], APPLIED: [rate for _, rate in syncs]}
+        for tree, syncs in taken.items()
+    }
 
 
-STAGES: dict[str, Callable[[Run, Inputs, set[str]], dict[str, Figures]]] = {
+STAGES: dict[str, Callable[[Run, Inputs, set[str]], dict[str, Samples]]] = {
     "ingest": run_ingest,
     "download": run_distribution,
     "federation": run_federation,
