@@ -2,8 +2,8 @@
 
 Run from the repository root:
 
-    python bench/compare.py [--base REF] [--rounds 3] [--reports 20000] [--rows 50000]
-                            [--lookups 3000] [--indicators 5000]
+    python bench/compare.py [--base REF] [--rounds 3] [--reports 30000] [--rows 50000]
+                            [--lookups 3000] [--indicators 15000]
                             [--only ingest,download,lookup,federation]
 
 `--base REF` names the previous main, the tree to compare against: `origin/main` when that ref
@@ -15,28 +15,33 @@ files each tree imports to prove it). It reaches the nodes only through what out
 of their insides: the `scamshare` command (serve, node init, peers add, sync), gunicorn's
 `wsgi:app`, the HTTP API, and the request log a node writes to stderr.
 
-Each benchmark runs `--rounds` times per tree on a fresh database, the trees alternating (old
-then new, then new then old, ...) on the same seeded inputs:
+Each round gives each tree fresh nodes on fresh databases, the same seeded inputs, and runs
+both trees' nodes side by side, taking every measurement on one tree and then on the other
+(old first in odd rounds, new first in even ones, and alternating within a round), so that a
+neighbour's load on a shared machine weighs on both alike:
 
-- ingest: `--reports` phone reports of all eleven ASEAN regions (bench/ingest.py's generator),
-  POST /api/v1/reports in batches of 5,000 from two clients; reports per second;
-- download: `--rows` numbers listed by verified regulator reports (the load's rate is a figure
-  too), then the full CSV and JSON blocklists and, after `--changes` more listings, the CSV
-  delta since the full list's cursor; the best of a few downloads each, in seconds;
-- lookup (same nodes): `--lookups` sequential GET lookups from one client, half of listed
-  numbers and half of unknown ones (p50 latency; lookups per second, the median of the rates
-  of blocks of 100), and POST lookups of 1,000 values (the best time);
-- federation: two nodes per tree, each with its `node init` key, registered with each other by
-  `peers add`; node B gets `--indicators` listed numbers through reports, then `scamshare sync`
-  on B pushes them to A: contributions applied per second on A (from A's request log) and the
-  sync's wall time.
+- ingest: `--reports` phone reports of all eleven ASEAN regions (bench/ingest.py's generator,
+  20% repeats), POST /api/v1/reports in batches of 5,000 from two clients at once, the three
+  submitting organisations in turn; reports per second of each pair of batches;
+- download: `--rows` numbers listed by verified regulator reports (the load's reports per
+  second is a figure too), then full CSV and JSON blocklists and, after `--changes` more
+  listings, CSV deltas since the full list's cursor; seconds per download, each checked;
+- lookup (same nodes): `--lookups` GET lookups one at a time, listed and unknown numbers in
+  turn (p50 latency and lookups per second of each block of 100; every answer checked), and
+  POST lookups of 1,000 values (seconds each);
+- federation: two nodes per tree, each with its `node init` key, each registered with the other
+  by `peers add`; node B lists `--indicators` numbers through reports in three parts, and after
+  each `scamshare sync` on B pushes that part to A: contributions applied per second on A (from
+  A's request log) and the sync's wall time (a process start included).
 
-Ratios are new/old of each figure, the median over the rounds of each round's ratio. For rates
-(reports/s, lookups/s, contributions/s) higher is better and a ratio of at least 0.90 passes;
-for times (downloads, latency, sync) lower is better and a ratio of at most 1.10 passes. SQLite
-always runs; with SCAMSHARE_BENCH_POSTGRES_URL set, PostgreSQL runs first, on databases the
-script creates and drops. The last line is `worst: ...`, the figure nearest its bound; the
-exit status is 1 when any figure misses its bound.
+A figure's ratio is the median, over all rounds, of new/old of each pair of samples taken one
+right after the other; the table also shows each round's median. For rates (reports/s,
+lookups/s, contributions/s) higher is better and a ratio of at least 0.90 passes; for times
+(downloads, latency, sync) lower is better and a ratio of at most 1.10 passes. SQLite always
+runs; with SCAMSHARE_BENCH_POSTGRES_URL set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/
+test) PostgreSQL runs first, on databases the script creates and drops. The last line is
+`worst: ...`, the figure nearest its bound (or beyond it); the exit status is 1 when any figure
+misses its bound.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ingest  # bench/ is on sys.path when a script runs
-from compare_runs import LOOKUP_BATCH, STAGES, SYNCS, Figure, Inputs, Run, Samples, imported_files
+from compare_runs import LOOKUP_BATCH, STAGES, SYNCS, Figure, Inputs, Run, Samples, prepare
 from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,11 +187,11 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default=None, help="the previous main (default: origin/main)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reports", type=int, default=20_000, help="ingest reports")
+    parser.add_argument("--reports", type=int, default=30_000, help="ingest reports")
     parser.add_argument("--rows", type=int, default=50_000, help="listings to download")
     parser.add_argument("--changes", type=int, default=1_000, help="listings in the delta")
     parser.add_argument("--lookups", type=int, default=3_000, help="sequential GET lookups")
-    parser.add_argument("--indicators", type=int, default=5_000, help="federated listings")
+    parser.add_argument("--indicators", type=int, default=15_000, help="federated listings")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
     parser.add_argument("--seed", type=int, default=20260123)
     parsed = parser.parse_args()
@@ -216,7 +221,7 @@ def main() -> None:
             print(f"machine: {describe()}")
             for name, tree in trees.items():
                 print(f"{name}: {describe_tree(tree)} at {tree}")
-                print(f"{name} imports: {', '.join(imported_files(tree))}")
+                print(f"{name} imports: {', '.join(prepare(tree))}")
             if git("rev-parse", base) == git("rev-parse", "HEAD"):
                 print(f"note: {base} is this commit: the ratios show the measurement's noise")
             inputs = Inputs.build(

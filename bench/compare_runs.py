@@ -160,8 +160,21 @@ def tree_env(tree: Path) -> dict[str, str]:
     return env
 
 
-def imported_files(tree: Path) -> list[str]:
-    """The files a tree's processes import scamshare, schemas and wsgi from; checked."""
+def prepare(tree: Path) -> list[str]:
+    """Compile a tree's modules and return the files its processes import scamshare, schemas and
+    wsgi from, checked to lie in the tree.
+
+    Compiled up front, neither tree compiles its sources again at each of the many process
+    starts (the environment may forbid writing bytecode), and both start alike.
+    """
+    compiled = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "scamshare", "schemas", "wsgi.py"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    if compiled.returncode != 0:
+        raise RuntimeError(f"{tree} does not compile: {compiled.stdout}{compiled.stderr}")
     probe = (
         "import importlib.util as u\n"
         "for name in ('scamshare', 'schemas', 'wsgi'): print(u.find_spec(name).origin)"
