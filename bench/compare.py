@@ -34,6 +34,11 @@ neighbour's load on a shared machine weighs on both alike:
   each `scamshare sync` on B pushes that part to A: contributions applied per second on A (from
   A's request log) and the sync's wall time (a process start included).
 
+Each wall-clock figure has a CPU twin: the CPU seconds the node's processes (gunicorn and its
+workers, read from /proc; on PostgreSQL the database server's are not in it) or the sync
+command spent on the same work. A neighbour's load on a shared machine moves wall time a lot and
+CPU time little, so a twin tells a slower tree from a busier machine.
+
 A figure's ratio is the median, over all rounds, of new/old of each pair of samples taken one
 right after the other; the table also shows each round's median. For rates (reports/s,
 lookups/s, contributions/s) higher is better and a ratio of at least 0.90 passes; for times
