@@ -66,7 +66,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ingest  # bench/ is on sys.path when a script runs
-from compare_runs import LOOKUP_BATCH, STAGES, SYNCS, Figure, Inputs, Run, Samples, prepare
+from compare_inputs import LOOKUP_BATCH, SYNCS, Inputs
+from compare_nodes import Run, prepare
+from compare_runs import STAGES, Figure, Samples
 from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,6 +214,38 @@ def arguments() -> argparse.Namespace:
     return parsed
 
 
+def measure(options: argparse.Namespace, trees: dict[str, Path], work: Path) -> Results:
+    """Run every stage's rounds on both trees, on each engine, printing each round's medians."""
+    started = time.monotonic()
+    inputs = Inputs.build(
+        rows=options.rows,
+        changes=options.changes,
+        lookups=options.lookups,
+        indicators=options.indicators,
+        reports=options.reports,
+        seed=options.seed,
+    )
+    print(f"inputs generated in {time.monotonic() - started:.0f} s", flush=True)
+    results = Results()
+    for (engine, admin), stage in itertools.product(ingest.engines(), stages(options.only)):
+        for round_index in range(options.rounds):
+            order = {name: trees[name] for name in round_order(round_index)}
+            with Run(order, work, admin) as run:
+                measured = STAGES[stage](run, inputs, options.only)
+            results.add(engine, measured)
+            for name, samples in measured.items():
+                shown = ", ".join(
+                    f"{figure.name} {show(statistics.median(values), figure)} {figure.unit}"
+                    for figure, values in samples.items()
+                )
+                print(
+                    f"[{time.monotonic() - started:4.0f} s] {engine} {stage} "
+                    f"round {round_index + 1}/{options.rounds} {name}: {shown}",
+                    flush=True,
+                )
+    return results
+
+
 def main() -> None:
     """Check the previous main out, run every benchmark on both trees in turn, print the ratios."""
     options = arguments()
@@ -219,7 +253,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = options.base or default_base()
     work = Path(tempfile.mkdtemp(prefix="scamshare-compare-"))
-    started = time.monotonic()
     try:
         with worktree(base, work) as old_tree:
             trees = {"old": old_tree, "new": ROOT}
@@ -229,33 +262,10 @@ def main() -> None:
                 print(f"{name} imports: {', '.join(prepare(tree))}")
             if git("rev-parse", base) == git("rev-parse", "HEAD"):
                 print(f"note: {base} is this commit: the ratios show the measurement's noise")
-            inputs = Inputs.build(
-                rows=options.rows,
-                changes=options.changes,
-                lookups=options.lookups,
-                indicators=options.indicators,
-                reports=options.reports,
-                seed=options.seed,
-            )
-            print(f"inputs generated after {time.monotonic() - started:.0f} s", flush=True)
-            results = Results()
-            for (engine, admin), stage in itertools.product(ingest.engines(), stages(options.only)):
-                for round_index in range(options.rounds):
-                    order = {name: trees[name] for name in round_order(round_index)}
-                    with Run(order, work, admin) as run:
-                        measured = STAGES[stage](run, inputs, options.only)
-                    results.add(engine, measured)
-                    for name, samples in measured.items():
-                        shown = ", ".join(
-                            f"{figure.name} {show(statistics.median(values), figure)} {figure.unit}"
-                            for figure, values in samples.items()
-                        )
-                        print(
-                            f"[{time.monotonic() - started:4.0f} s] {engine} {stage} "
-                            f"round {round_index + 1}/{options.rounds} {name}: {shown}",
-                            flush=True,
-                        )
-            passed = report(results)
+            passed = report(measure(options, trees, work))
+    except KeyboardInterrupt:
+        print("interrupted: the nodes are stopped and the worktree removed", file=sys.stderr)
+        sys.exit(130)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(0 if passed else 1)
