@@ -30,14 +30,15 @@ neighbour's load on a shared machine weighs on both alike:
   turn (p50 latency and lookups per second of each block of 100; every answer checked), and
   POST lookups of 1,000 values (seconds each);
 - federation: two nodes per tree, each with its `node init` key, each registered with the other
-  by `peers add`; node B lists `--indicators` numbers through reports in three parts, and after
-  each `scamshare sync` on B pushes that part to A: contributions applied per second on A (from
-  A's request log) and the sync's wall time (a process start included).
+  by `peers add`; node B lists `--indicators` numbers through reports in five parts (after a
+  small warm-up part), and after each part `scamshare sync` on B pushes it to A (one gunicorn
+  worker): contributions applied per second on A (from A's request log) and the sync's wall
+  time (a process start included).
 
 Each wall-clock figure has a CPU twin: the CPU seconds the node's processes (gunicorn and its
 workers, read from /proc; on PostgreSQL the database server's are not in it) or the sync
-command spent on the same work. A neighbour's load on a shared machine moves wall time a lot and
-CPU time little, so a twin tells a slower tree from a busier machine.
+command spent on the same work. A neighbour's load on a shared machine moves wall time much
+more than CPU time, so a twin tells a slower tree from a busier machine.
 
 A figure's ratio is the median, over all rounds, of new/old of each pair of samples taken one
 right after the other; the table also shows each round's median. For rates (reports/s,

@@ -10,7 +10,7 @@ import phonenumbers
 
 BATCH = 5000
 LOOKUP_BATCH = 1000
-SYNCS = 3
+SYNCS = 5
 WARM_UP = 200
 
 
