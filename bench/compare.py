@@ -141,10 +141,13 @@ class Results:
             per_tree = {tree: samples[tree][figure] for tree in ("old", "new")}
             self.rounds.setdefault((engine, figure), []).append(per_tree)
 
+    def pairs(self, key: tuple[str, Figure]) -> list[float]:
+        """Every pair's new/old, over all rounds."""
+        return list(itertools.chain.from_iterable(map(paired_ratios, self.rounds[key])))
+
     def ratio(self, key: tuple[str, Figure]) -> float:
         """The median of every pair's new/old, over all rounds."""
-        pairs = itertools.chain.from_iterable(map(paired_ratios, self.rounds[key]))
-        return statistics.median(pairs)
+        return statistics.median(self.pairs(key))
 
     def median(self, key: tuple[str, Figure], tree: str) -> float:
         """The median of a tree's samples of a figure, over all rounds."""
@@ -163,7 +166,7 @@ def report(results: Results) -> bool:
     print()
     print(
         f"{'engine':<11} {'figure':<24} {'unit':<16} {'old':>9} {'new':>9} {'new/old':>8}"
-        "  good            per round"
+        "  good            pairs middle half  per round"
     )
     worst: tuple[float, str] | None = None
     passed = True
@@ -174,9 +177,14 @@ def report(results: Results) -> bool:
         passed = passed and figure.passes(ratio)
         old, new = (show(results.median((engine, figure), tree), figure) for tree in ("old", "new"))
         per_round = " ".join(f"{statistics.median(paired_ratios(r)):.2f}" for r in rounds)
+        pairs = results.pairs((engine, figure))
+        # The middle half of the pairs' ratios: how far one pair strays on this machine, so a
+        # ratio whose bound lies inside it is noise until more rounds say otherwise.
+        low, _, high = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else (ratio,) * 3
         print(
             f"{engine:<11} {figure.name:<24} {figure.unit:<16} {old:>9} {new:>9} {ratio:>8.3f}"
-            f"  {sign} {figure.bound:.2f} {verdict:<6}  {per_round}"
+            f"  {sign} {figure.bound:.2f} {verdict:<6}  {len(pairs):>5} {low:.2f}-{high:.2f}"
+            f"    {per_round}"
         )
         line = f"{engine} {figure.name} {ratio:.3f} ({sign} {figure.bound:.2f}, {verdict})"
         if worst is None or figure.margin(ratio) < worst[0]:
