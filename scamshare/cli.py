@@ -71,7 +71,7 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    migrations.upgrade(db.engine(), revision)
+    migrations.upgrade(db.engine(), revision, country=current_app.config["COUNTRY"])
     click.echo(f"database at {migrations.current_revision(db.engine())}")
 
 
@@ -100,9 +100,9 @@ def initialise(app: Flask) -> list[tuple[str, str, str]]:
     """
     engine = app.extensions["scamshare.engine"]
     if not migrations.is_empty(engine):
-        migrations.upgrade(engine)
+        migrations.upgrade(engine, country=app.config["COUNTRY"])
         return []
-    migrations.upgrade(engine)
+    migrations.upgrade(engine, country=app.config["COUNTRY"])
     samples = json.loads((FIXTURES / "organisations.json").read_text())
     country = app.config["COUNTRY"]
     issued = []

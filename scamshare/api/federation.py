@@ -93,7 +93,13 @@ def node_info():
 def receive_batch():
     """Apply a peer's signed batch of its own-origin contributions (signature, not API key)."""
     session = db.session()
-    result = receive.receive(session, request.headers, request.get_data(cache=True), utcnow())
+    result = receive.receive(
+        session,
+        current_app.extensions["scamshare.policy"],
+        request.headers,
+        request.get_data(cache=True),
+        utcnow(),
+    )
     session.commit()
     return result
 

@@ -10,11 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scamshare import policy as rules
 from scamshare.errors import Conflict, DomainError, Forbidden, Invalid, Unauthorised, field_errors
 from scamshare.federation import signing, store, wire
-from scamshare.gcpause import collector_paused
 from scamshare.models import Peer, ReceivedBatch
 from scamshare.services import audit
+
+AUDITED_REFUSALS = 100  # refusals named in a batch's audit entry; the response names them all
 
 
 def authenticate(session: Session, headers, body: bytes, now: datetime) -> Peer:
@@ -82,8 +84,7 @@ def record_batch(session: Session, peer: Peer, batch: dict, now: datetime) -> No
         ) from None
 
 
-@collector_paused()
-def receive(session: Session, headers, body: bytes, now: datetime) -> dict:
+def receive(session: Session, policy: rules.Policy, headers, body: bytes, now: datetime) -> dict:
     """Authenticate, validate, de-duplicate and apply one batch; audit the outcome."""
     peer = authenticate(session, headers, body, now)
     actor = audit.Actor(organisation_name=f"peer:{peer.node_id}")
@@ -93,13 +94,20 @@ def receive(session: Session, headers, body: bytes, now: datetime) -> dict:
     except DomainError as error:
         error.extra.setdefault("sender", peer.node_id)
         raise
-    result = store.apply(session, peer, batch, now)
+    result = store.apply(session, policy, peer, batch, now)
     audit.record(
         session,
         actor,
         "federation.receive",
         target=f"batch:{batch['batch_id']}",
         details={k: result[k] for k in ("applied", "ignored", "highest_sequence")}
-        | {"rejected": len(result["rejected"])},
+        | {
+            "rejected": len(result["rejected"]),
+            # Each refusal with its reason, so that the peer's operators can see why.
+            "refusals": [
+                {k: entry[k] for k in ("index", "reason")}
+                for entry in result["rejected"][:AUDITED_REFUSALS]
+            ],
+        },
     )
     return result

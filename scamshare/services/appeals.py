@@ -12,8 +12,9 @@ from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.auth import Caller
 from scamshare.errors import Conflict, Invalid, NotFound
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import Appeal, Indicator, Organisation
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit
 from scamshare.services.audit import Actor
 
 OUTCOMES = ("upheld", "delisted")
@@ -89,10 +90,9 @@ def file(
     )
     session.add(appeal)
     session.flush()
-    change = lifecycle.Change(
-        indicator, "disputed", None, indicator.risk, _why(f"appeal {appeal.id} filed")
+    Lifecycle(session, policy, actor, now).set_status(
+        indicator, "disputed", None, _why(f"appeal {appeal.id} filed")
     )
-    lifecycle.stamp(session, [change], actor, now)
     audit.record(
         session,
         actor,
@@ -132,13 +132,12 @@ def resolve(
         )
     indicator = session.get(Indicator, appeal.indicator_id, with_for_update=True)
     why = _why(f"appeal {appeal.id} {outcome}" + (f": {note.strip()}" if note else ""))
-    changes = []
+    life = Lifecycle(session, policy, actor, now)
     if outcome == "upheld" and indicator.status == "disputed":
-        changes.append(lifecycle.Change(indicator, "listed", None, indicator.risk, why))
+        life.set_status(indicator, "listed", None, why)
     elif outcome == "delisted" and indicator.status not in ("delisted", "protected"):
         # Also when the listing lapsed meanwhile: the cool-down must still apply.
-        changes.append(lifecycle.Change(indicator, "delisted", "delisted", indicator.risk, why))
-    lifecycle.stamp(session, changes, actor, now)
+        life.set_status(indicator, "delisted", "delisted", why)
     appeal.status = outcome
     appeal.resolved_at = now
     appeal.resolved_by_id = actor.organisation_id

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from scamshare.models import AuditEntry
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acted: an organisation through a key, or the node itself (CLI, scheduler)."""
-
-    organisation_id: int | None = None
-    organisation_name: str | None = None
-    key_id: str | None = None
-
+from scamshare.models import Actor, AuditEntry
 
 NODE = Actor(organisation_name="node")
 

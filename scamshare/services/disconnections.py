@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.errors import Invalid
+from scamshare.indicators import lifecycle
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import EXPORTED_STATUSES, Disconnection, Indicator
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit
 from scamshare.services.audit import Actor
 
 # The date is a calendar day somewhere in ASEAN (UTC+6:30 to UTC+9), a day ahead of UTC at most.
@@ -111,7 +113,7 @@ def record(
         )
         indicators.update((indicator.value, indicator) for indicator in session.scalars(query))
 
-    changes: list[lifecycle.Change] = []
+    ended: list[tuple[Indicator, str, str | None, str]] = []
     ending: set[int] = set()
     for notice in notices:
         indicator = indicators.get(notice.number)
@@ -125,21 +127,15 @@ def record(
         ):
             ending.add(indicator.id)
             notice.listings_ended = 1
-            changes.append(
-                lifecycle.Change(
-                    indicator,
-                    "expired",
-                    "disconnected",
-                    indicator.risk,
-                    f"disconnected on {notice.disconnected_on.isoformat()}",
-                )
-            )
+            why = f"disconnected on {notice.disconnected_on.isoformat()}"
+            ended.append((indicator, "expired", "disconnected", why))
         if indicator.reset_at is None or indicator.reset_at < notice.reset_at:
             indicator.reset_at = notice.reset_at
-    lifecycle.stamp(session, changes, actor, now)
+    life = Lifecycle(session, policy, actor, now)
+    life.set_statuses(ended)
     # The old holder's reports no longer count: re-derive counts and risk of every indicator.
     touched = sorted(indicators.values(), key=lambda indicator: indicator.id)
-    lifecycle.settle(session, policy, touched, actor, now, why="disconnection notice")
+    life.settle(touched, why="disconnection notice")
 
     rows = [
         {

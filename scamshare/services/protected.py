@@ -16,8 +16,10 @@ from scamshare import db
 from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.errors import Conflict, Invalid, NotFound, field_errors
+from scamshare.indicators import lifecycle
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import Indicator, ProtectedValue
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit
 from scamshare.services.audit import Actor
 from schemas.protected import PROTECTED_KINDS, ProtectedCreateSchema
 
@@ -63,7 +65,7 @@ def canonical(kind: str, value: str, region: str, field: str = "value") -> tuple
 def affected_indicators(session: Session, keys: list[tuple[str, str]]) -> list[Indicator]:
     """Lock and return the indicators whose protection depends on these (kind, value) pairs.
 
-    A protected domain also protects every URL on it, as lifecycle.protected_keys decides.
+    A protected domain also protects every URL on it, as lifecycle.protection_keys decides.
     """
     found: dict[int, Indicator] = {}
     for part in lifecycle.chunks(sorted(set(keys))):
@@ -90,7 +92,7 @@ def resettle(
     indicators = affected_indicators(session, keys)
     before = {indicator.id: indicator.status for indicator in indicators}
     # The history keeps 200 characters of a reason; a long label must not fail the change.
-    lifecycle.settle(session, policy, indicators, actor, now, why=why[:200])
+    Lifecycle(session, policy, actor, now).settle(indicators, why=why[:200])
     return sum(1 for indicator in indicators if indicator.status != before[indicator.id])
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scamshare import db
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import AuditEntry, Indicator, IndicatorEvent, Report
 from tests.conftest import make_credential
 from tests.reporting import report
@@ -285,13 +286,12 @@ def test_each_exported_change_takes_the_next_sequence_with_history_and_audit(app
 
 def test_a_crash_mid_batch_leaves_nothing(app, client, keys, monkeypatch):
     """If settling fails after the reports were written, the whole batch rolls back."""
-    from scamshare.services import lifecycle
 
     def broken(*args, **kwargs):
         """Fail where a real crash could."""
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(lifecycle, "settle", broken)
+    monkeypatch.setattr(Lifecycle, "settle", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = submit(client, keys["operator"], {"reports": [report(), report("+6591234567")]})
     assert response.status_code == 500

@@ -1,4 +1,4 @@
-"""db.single_read: the connection each thread keeps for lookups, and when it lets it go."""
+"""fast.single_read: the connection each thread keeps for lookups, and when it lets it go."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from scamshare import db
-from scamshare.services import lookup
+from scamshare.db import fast
+from scamshare.models import Indicator
+from tests import reporting
 
 
 def _read(app) -> object:
     """Run one read through single_read; return the DBAPI connection it lent."""
-    with app.app_context(), db.single_read() as connection:
+    with app.app_context(), fast.single_read() as connection:
         cursor = connection.cursor()
         cursor.execute("SELECT count(*) FROM indicators")
         assert cursor.fetchone() == (0,)
@@ -57,7 +59,7 @@ def test_a_failed_read_discards_the_connection(app):
     with (
         pytest.raises(Exception, match=r"no_such_table|no such table"),
         app.app_context(),
-        db.single_read() as connection,
+        fast.single_read() as connection,
     ):
         connection.cursor().execute("SELECT * FROM no_such_table")
     second = _read(app)
@@ -76,10 +78,31 @@ def test_disposing_the_engine_closes_the_connection_it_lent(app):
 def test_a_closed_connection_leaves_no_prepared_lookup_behind(app, client, keys):
     """The PostgreSQL lookup prepares its statement once per connection, remembered weakly."""
     client.get("/api/v1/lookup?value=%2B6581234567", headers=keys["operator"].headers)
-    with app.app_context(), db.single_read() as connection:
+    with app.app_context(), fast.single_read() as connection:
         postgres = not isinstance(connection, sqlite3.Connection)
-        assert (connection in lookup._prepared) is postgres
+        assert (connection in fast._prepared) is postgres
     app.extensions["scamshare.engine"].dispose()
     del connection
     gc.collect()
-    assert len(lookup._prepared) == 0
+    assert len(fast._prepared) == 0
+
+
+def test_the_driver_read_gives_what_the_models_give(app, client, keys):
+    """fast.fetch_indicator reads every column a lookup uses as the ORM reads it."""
+    reports = [
+        reporting.report("+65 8123 4567", verified=True),
+        reporting.report("+65 9123 4567", category="loan"),
+        reporting.report("https://Example.COM/pay?utm_source=x", kind="url"),
+    ]
+    reporting.submit_batch(client, keys["regulator"], *reports)
+    with app.app_context():
+        with db.reader() as session:
+            indicators = session.scalars(select(Indicator).order_by(Indicator.id)).all()
+            expected = [
+                tuple(getattr(i, name) for name in fast.IndicatorRow._fields) for i in indicators
+            ]
+        assert len(expected) == 3
+        with fast.single_read() as connection:
+            read = [tuple(fast.fetch_indicator(connection, row[0], row[1])) for row in expected]
+            assert fast.fetch_indicator(connection, "phone", "+6500000000") is None
+    assert read == expected
