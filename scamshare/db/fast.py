@@ -1,12 +1,14 @@
-"""The one place below SQLAlchemy Core: a lookup straight from the database driver.
+"""The one place below SQLAlchemy Core: a lookup read and a bulk write, straight to the driver.
 
-Lookups are the node's hot path: a node serves far more of them than anything else. A
-SQLAlchemy Connection around one indexed SELECT cost more than the SELECT, and so did taking a
-connection from the pool and giving it back for each lookup; on PostgreSQL a psycopg cursor's
-own machinery cost about 80 microseconds per lookup, more than libpq's round trip. What this
-buys is the lookup figure of docs/benchmarks.md ("Distribution benchmark": lookups against a
-bare Flask app reading the same row, and `bench/compare.py`'s lookup ratio). Nothing else in
-the code builds SQL text or touches a driver.
+What each buys, in docs/benchmarks.md:
+- `single_read` and `fetch_indicator`, the lookup figure ("Distribution": lookups against a
+  bare Flask app reading the same row; `bench/compare.py`'s lookup ratio). Lookups are the
+  node's hot path; a SQLAlchemy Connection around one indexed SELECT cost more than the SELECT,
+  and on PostgreSQL a psycopg cursor's own machinery cost about 80 microseconds a lookup.
+- `update_by_id`, the ingest figure (`bench/compare.py`'s ingest ratio): a report batch
+  rewrites thousands of indicators, and SQLAlchemy's per-value processing of an executemany
+  UPDATE cost more than SQLite's own work, three times the rest of the batch's writing.
+Nothing else in the code builds SQL text or touches a driver.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from typing import Any
 import psycopg
 from psycopg import pq
 from psycopg.adapt import Transformer
-from sqlalchemy import Engine, event
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, event
+from sqlalchemy.orm import Session
 
 from scamshare import db
 
@@ -224,3 +227,66 @@ def _when(value) -> datetime | None:
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- bulk writes ----------------------------------------------------------------------------------
+
+
+def update_by_id(
+    session: Session, table: Table, columns: tuple[str, ...], rows: list[list], ids: list[int]
+) -> None:
+    """UPDATE these columns of rows by id: one executemany in the session's transaction.
+
+    Values are the model's Python values; they go out in the form the model's column types
+    write (JSON text; on SQLite a naive-UTC datetime text and 0/1), so the rows read back as if
+    the ORM had written them (tests/db/test_fast.py compares).
+    """
+    if not rows:
+        return
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    writers = [_writer(table.c[name], sqlite) for name in columns]
+    marker = "?" if sqlite else "%s"
+    assignments = ", ".join(f'"{name}" = {marker}' for name in columns)
+    statement = f"UPDATE {table.name} SET {assignments} WHERE id = {marker}"
+    prepared = [
+        [
+            value if write is None else write(value)
+            for value, write in zip(row, writers, strict=True)
+        ]
+        + [row_id]
+        for row, row_id in zip(rows, ids, strict=True)
+    ]
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(statement, prepared)
+    finally:
+        cursor.close()
+
+
+def _writer(column, sqlite: bool):
+    """The function that turns a column's Python value into the driver's (None: as it is)."""
+    implementation = getattr(column.type, "impl", column.type)
+    if isinstance(implementation, JSON):
+        return _json_text
+    if sqlite and isinstance(implementation, DateTime):
+        return _sqlite_when
+    if sqlite and isinstance(implementation, Boolean):
+        return _flag
+    return None
+
+
+def _json_text(value) -> str | None:
+    """A JSON column's value as the text SQLAlchemy's JSON type writes."""
+    return json.dumps(value)
+
+
+def _sqlite_when(value: datetime | None) -> str | None:
+    """An aware datetime as the naive-UTC text SQLAlchemy's SQLite DateTime stores."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
+
+
+def _flag(value: bool | None) -> int | None:
+    """A boolean as SQLite stores it."""
+    return None if value is None else int(value)

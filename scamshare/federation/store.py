@@ -142,7 +142,7 @@ def merge(life: Lifecycle, facts: dict[Key, dict], why: str) -> None:
     """Give each changed value every origin's stored contribution, through the lifecycle."""
     if not facts:
         return
-    indicators, _created = life.lock(facts)
+    indicators = life.lock(facts)
     entries: dict[int, list[dict]] = defaultdict(list)
     for kind, part in lifecycle.by_kind(facts):
         query = (

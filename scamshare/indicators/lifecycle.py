@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from scamshare import db
 from scamshare import policy as rules_config
+from scamshare.db import fast
 from scamshare.indicators import render, rules
 from scamshare.models import (
     Actor,
@@ -33,6 +34,13 @@ from scamshare.models import (
 )
 
 Key = tuple[str, str]  # (kind, canonical value)
+# What a change to an indicator may write: its own facts, its state and its stored view.
+WRITTEN = tuple(
+    column.key
+    for column in Indicator.__table__.columns
+    if column.key not in ("id", "kind", "value", "facts", "created_at")
+)
+WRITE_CHUNK = 5000  # indicator rows per UPDATE executemany
 CHUNK = 500  # values per IN list: well under SQLite's parameter limit, short for PostgreSQL
 
 
@@ -116,33 +124,24 @@ class Lifecycle:
 
     # --- finding and creating ------------------------------------------------------------------
 
-    def lock(self, wanted: dict[Key, dict]) -> tuple[dict[Key, Indicator], set[Key]]:
+    def lock(self, wanted: dict[Key, dict]) -> dict[Key, Indicator]:
         """Create the missing indicators (with the facts given) and lock every one named.
 
         Concurrent submissions of one value meet on the (kind, value) unique key and then queue
         on the row locks, so no report is lost and no count is off; inserting and locking in
-        key order keeps two batches from deadlocking. Returns the indicators and the keys of
-        those this call created.
+        key order keeps two batches from deadlocking.
         """
         rows = [
-            {
-                "kind": kind,
-                "value": value,
-                "facts": facts,
-                "created_at": self.now,
-                "updated_at": self.now,
-            }
+            {"kind": kind, "value": value, "facts": facts}
+            | {"created_at": self.now, "updated_at": self.now}
             for (kind, value), facts in sorted(wanted.items())
         ]
-        statement = db.insert_for(self.session)(Indicator).on_conflict_do_nothing(
+        table = Indicator.__table__
+        statement = db.insert_for(self.session)(table).on_conflict_do_nothing(
             index_elements=["kind", "value"]
         )
-        created: set[Key] = set()
-        for part in chunks(rows):
-            result = self.session.execute(
-                statement.returning(Indicator.kind, Indicator.value), part
-            )
-            created.update(result.tuples())
+        for part in chunks(rows, WRITE_CHUNK):
+            self.session.execute(statement, part)
         found: dict[Key, Indicator] = {}
         for kind, part in by_kind(wanted):
             query = (
@@ -152,7 +151,7 @@ class Lifecycle:
                 .with_for_update()
             )
             found.update(((i.kind, i.value), i) for i in self.session.scalars(query))
-        return found, created
+        return found
 
     def protected(self, values: list[tuple[Key, dict]]) -> set[Key]:
         """The keys among these (key, facts) that the node protects.
@@ -201,27 +200,38 @@ class Lifecycle:
         `before` holds each indicator's shown fields from before the caller changed its facts
         (a report's counts, a disconnection's reset); without it, they are taken now.
         """
-        if before is None:
-            before = {indicator.id: self.shown(indicator) for indicator in indicators}
-        evidence = self.evidence(indicators)
-        changes = []
-        for indicator in indicators:
-            previous = indicator.status
-            derived = rules.derive(self.policy, indicator, evidence[indicator.id], self.now)
-            _assign(
-                indicator,
-                status=derived.status,
-                removal_reason=derived.reason,
-                risk=derived.risk,
-                org_count=derived.org_count,
-                country_count=derived.country_count,
-            )
-            if derived.status in rules.EXPORTED:
-                _assign(indicator, expires_at=derived.expires_at)
-            if previous != derived.status or _visible_change(before[indicator.id], self, indicator):
-                changes.append(Change(indicator, previous, why))
-        self.stamp(changes)
+        with self.session.no_autoflush:
+            if before is None:
+                before = {indicator.id: self.shown(indicator) for indicator in indicators}
+            evidence = self.evidence(indicators)
+            changes = [
+                change
+                for indicator in indicators
+                if (change := self._apply_rules(indicator, evidence[indicator.id], before, why))
+            ]
+            self._stamp(changes)
+        self._write(indicators)
         return changes
+
+    def _apply_rules(
+        self, indicator: Indicator, evidence: rules_config.Evidence, before: dict, why: str
+    ) -> Change | None:
+        """Give one indicator what the rules decide; the change to stamp, if operators see one."""
+        previous = indicator.status
+        derived = rules.derive(self.policy, indicator, evidence, self.now)
+        _assign(
+            indicator,
+            status=derived.status,
+            removal_reason=derived.reason,
+            risk=derived.risk,
+            org_count=derived.org_count,
+            country_count=derived.country_count,
+        )
+        if derived.status in rules.EXPORTED:
+            _assign(indicator, expires_at=derived.expires_at)
+        if previous != derived.status or _visible_change(before[indicator.id], self, indicator):
+            return Change(indicator, previous, why)
+        return None
 
     def set_status(self, indicator: Indicator, status: str, reason: str | None, why: str) -> None:
         """Give an indicator a status a person decided (an appeal's outcome); stamp it."""
@@ -233,10 +243,12 @@ class Lifecycle:
         Appeals and disconnection notices decide a status themselves; the stamp is the same.
         """
         changes = []
-        for indicator, status, reason, why in decisions:
-            changes.append(Change(indicator, indicator.status, why))
-            _assign(indicator, status=status, removal_reason=reason)
-        self.stamp(changes)
+        with self.session.no_autoflush:
+            for indicator, status, reason, why in decisions:
+                changes.append(Change(indicator, indicator.status, why))
+                _assign(indicator, status=status, removal_reason=reason)
+            self._stamp(changes)
+        self._write([indicator for indicator, *_ in decisions])
 
     def merge_origins(
         self, indicators: list[Indicator], foreign: dict[int, list[dict]], why: str
@@ -248,17 +260,19 @@ class Lifecycle:
         are sent only this node's own changes, so nothing loops.
         """
         changes = []
-        for indicator in indicators:
-            before = self.shown(indicator)
-            indicator.foreign = foreign[indicator.id]
-            if _visible_change(before, self, indicator):
-                changes.append(Change(indicator, indicator.status, why, own=False))
-            else:
-                self.render(indicator)  # not shown (yet): keep the stored view current
-        self.stamp(changes)
+        with self.session.no_autoflush:
+            for indicator in indicators:
+                before = self.shown(indicator)
+                indicator.foreign = foreign[indicator.id]
+                if _visible_change(before, self, indicator):
+                    changes.append(Change(indicator, indicator.status, why, own=False))
+                else:
+                    self.render(indicator)  # not shown (yet): keep the stored view current
+            self._stamp(changes)
+        self._write(indicators)
         return changes
 
-    def stamp(self, changes: list[Change]) -> None:
+    def _stamp(self, changes: list[Change]) -> None:
         """Give each change the next sequence value, store its view, write history and audit."""
         if not changes:
             return
@@ -272,10 +286,24 @@ class Lifecycle:
             events.append(self._event(change, shown_before))
             if change.previous != indicator.status or shown_before != indicator.shown_status:
                 audits.append(self._audit(change, shown_before))
-        self.session.flush()  # the indicators' own rows first: history refers to them
-        self.session.execute(insert(IndicatorEvent), events)
+        self.session.execute(insert(IndicatorEvent.__table__), events)
         if audits:
-            self.session.execute(insert(AuditEntry), audits)
+            self.session.execute(insert(AuditEntry.__table__), audits)
+
+    def _write(self, indicators: list[Indicator]) -> None:
+        """Write the indicators of one change in one statement per chunk (db/fast.py).
+
+        A flush would send one statement per row (each row's changed columns differ) and cost
+        several times the rest of a report batch; instead every column a change may touch is
+        written for each indicator, and the indicators leave the session, which then holds
+        nothing of them that the database does not.
+        """
+        ids = [indicator.id for indicator in indicators]
+        rows = [[getattr(indicator, name) for name in WRITTEN] for indicator in indicators]
+        fast.update_by_id(self.session, Indicator.__table__, WRITTEN, rows, ids)
+        for indicator in indicators:
+            if indicator in self.session:
+                self.session.expunge(indicator)
 
     def _mark(self, change: Change, sequence: int) -> None:
         """Set the sequence and the times a change of status moves."""

@@ -198,7 +198,7 @@ def store(
     actor = Actor(caller.organisation_id, caller.organisation_name, caller.key_id)
     life = Lifecycle(session, policy, actor, now)
     batch = _Batch(candidates, caller.country)
-    indicators, _created = life.lock(batch.facts)
+    indicators = life.lock(batch.facts)
     before = {indicator.id: life.shown(indicator) for indicator in indicators.values()}
     for key, total in batch.sums.items():
         total.add_to(indicators[key], now)
@@ -248,7 +248,8 @@ def _insert_reports(
 ) -> dict[int, int]:
     """Insert the report rows, parents first so that extracted ones point at them; their ids."""
     report_ids: dict[int, int] = {}
-    statement = insert(Report).returning(Report.id, sort_by_parameter_order=True)
+    table = Report.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     for wave in (
         [p for p, c in enumerate(candidates) if c.parent is None],
         [p for p, c in enumerate(candidates) if c.parent is not None],
@@ -340,7 +341,7 @@ def _store_bands(
     """Index the similarity bands of the batch's message indicators."""
     if not batch.bands:
         return
-    statement = db.insert_for(session)(MessageBand).on_conflict_do_nothing()
+    statement = db.insert_for(session)(MessageBand.__table__).on_conflict_do_nothing()
     rows = [{"indicator_id": indicators[k].id, "band": b} for k, b in sorted(batch.bands)]
     for part in lifecycle.chunks(rows, REPORT_CHUNK):
         session.execute(statement, part)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import gc
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, select
 
 from scamshare import db
-from scamshare.db import fast
+from scamshare.db import fast, transaction
 from scamshare.models import Indicator
 from tests import reporting
+from tests.storage import raw_rows
 
 
 def _read(app) -> object:
@@ -106,3 +108,39 @@ def test_the_driver_read_gives_what_the_models_give(app, client, keys):
             read = [tuple(fast.fetch_indicator(connection, row[0], row[1])) for row in expected]
             assert fast.fetch_indicator(connection, "phone", "+6500000000") is None
     assert read == expected
+
+
+def test_the_bulk_update_stores_what_the_orm_would(app):
+    """fast.update_by_id writes every lifecycle column as the models' column types do."""
+    moment = datetime(2026, 11, 23, 3, 0, 0, 120000, tzinfo=UTC)
+    values = {
+        "status": "listed",
+        "risk": "high",
+        "report_count": 3,
+        "category_counts": {"loan": 2, "investment": 1},
+        "foreign": [{"country": "MY", "categories": ["loan"]}],
+        "first_reported_at": moment,
+        "expires_at": moment.astimezone(timezone(timedelta(hours=8))),
+        "exported": True,
+        "csv_line": 'phone,"+6,5",listed',
+    }
+    with transaction(app) as session:
+        for value in ("+6580000001", "+6580000002"):
+            session.add(
+                Indicator(kind="phone", value=value, facts={}, created_at=moment, updated_at=moment)
+            )
+        session.flush()
+        by_orm, by_driver = session.scalars(
+            select(Indicator).where(Indicator.value.like("+658000000%")).order_by(Indicator.value)
+        ).all()
+        for name, value in values.items():
+            setattr(by_orm, name, value)
+        session.flush()
+        columns = tuple(values)
+        fast.update_by_id(
+            session, Indicator.__table__, columns, [[values[c] for c in columns]], [by_driver.id]
+        )
+        orm_row, driver_row = (
+            raw_rows(session, Indicator, [value]) for value in ("+6580000001", "+6580000002")
+        )
+    assert driver_row == orm_row
