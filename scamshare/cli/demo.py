@@ -14,6 +14,7 @@ import waitress
 
 from scamshare import db
 from scamshare.app import create_app
+from scamshare.bootstrap import initialise
 from scamshare.clock import utcnow
 from scamshare.federation import identity
 from scamshare.federation.push import Pusher, http_client
@@ -29,8 +30,6 @@ class DemoNode:
 
     def __init__(self, country: str, base: Path, port: int):
         """Create the node's database, sample organisations and keys, and its identity."""
-        from scamshare.cli import initialise
-
         self.country = country
         self.port = port
         data_dir = base / country.lower()
