@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from scamshare import db
 from scamshare.config import MEMBER_STATES
 from scamshare.errors import Conflict, Invalid, NotFound
-from scamshare.federation.identity import decode_public
 from scamshare.models import POLICIES, Indicator, Peer
+from scamshare.public_keys import decode_public
 from scamshare.services import audit
 
 
