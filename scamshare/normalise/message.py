@@ -11,8 +11,9 @@ import threading
 import unicodedata
 import warnings
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import myanmartools
 import phonenumbers
 
 from .errors import NormalisationError
@@ -21,9 +22,6 @@ from .result import Normalised
 from .sender_id import normalise_sender_id
 from .text import clean, collapse_spaces, fold_confusable_words
 from .url import defang, normalise_url
-
-if TYPE_CHECKING:
-    import myanmartools
 
 # Concatenated SMS rarely exceed a few segments; the cap keeps hostile input cheap.
 MAX_MESSAGE_LENGTH = 5000
@@ -140,8 +138,6 @@ def _zawgyi_detector() -> myanmartools.ZawgyiDetector:
     if _detector is None:
         with _detector_lock:
             if _detector is None:
-                import myanmartools
-
                 # myanmartools 1.2 loads its model with importlib.resources.open_binary, which
                 # Python 3.11 deprecates; the warning is theirs and harmless, so keep it quiet.
                 with warnings.catch_warnings():
