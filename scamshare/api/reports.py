@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from scamshare import db, ingest_formats
-from scamshare.api import accepts
+from scamshare.api.common import accepts
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
 from scamshare.errors import Invalid
