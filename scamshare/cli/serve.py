@@ -35,8 +35,8 @@ def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
     click.echo(f"database: {url.render_as_string(hide_password=True)}")
     if issued:
         click.echo("New database: sample organisations and their API keys (shown only now):")
-        for name, role, key in issued:
-            click.echo(f"  {role:<16} {name:<40} {key}")
+        for issued_key in issued:
+            click.echo(f"  {issued_key.role:<16} {issued_key.organisation:<40} {issued_key.key}")
     click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
     waitress.serve(app, host=host, port=port, threads=threads, ident="scamshare")
 

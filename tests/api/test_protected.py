@@ -354,7 +354,7 @@ def test_a_new_database_loads_the_node_countrys_protected_values(empty_database_
     )
     try:
         issued = initialise(app)
-        regulator_key = next(key for _, role, key in issued if role == "regulator")
+        regulator_key = next(key.key for key in issued if key.role == "regulator")
         client = app.test_client()
         page = client.get(
             "/api/v1/protected",
