@@ -125,16 +125,14 @@ def peer_each_other(
                 if other is node:
                     continue
                 country = other.app.config["COUNTRY"]
-                peers_service.add_peer(
-                    session,
-                    actor,
-                    node_id=other.app.config["NODE_ID"],
-                    country=country,
-                    url=other.url,
-                    public_key=other.identity.public_key,
-                    policy=policy(country),
-                    own_node_id=node.app.config["NODE_ID"],
+                registration = peers_service.Registration(
+                    other.app.config["NODE_ID"],
+                    country,
+                    other.url,
+                    other.identity.public_key,
+                    policy(country),
                 )
+                peers_service.add_peer(session, actor, registration, node.app.config["NODE_ID"])
 
 
 def _create_organisations(

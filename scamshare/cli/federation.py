@@ -75,12 +75,8 @@ def peers_add(node_id: str, country: str, url: str, public_key: str, policy: str
             peers_service.add_peer(
                 session,
                 _actor(),
-                node_id=node_id,
-                country=country,
-                url=url,
-                public_key=public_key,
-                policy=policy,
-                own_node_id=app.config["NODE_ID"],
+                peers_service.Registration(node_id, country, url, public_key, policy),
+                app.config["NODE_ID"],
             )
     except DomainError as error:
         raise click.ClickException(error.message) from None

@@ -36,12 +36,10 @@ def protected_add(value: str, kind: str, label: str, category: str, region: str 
                 session,
                 app.extensions["scamshare.policy"],
                 actor(),
-                kind=kind,
-                value=value,
-                label=label,
-                category=category,
-                region=region or app.config["COUNTRY"],
-                now=utcnow(),
+                protected_service.Entry(
+                    kind, value, label, category, region or app.config["COUNTRY"]
+                ),
+                utcnow(),
             )
     except DomainError as error:
         fail(error)
