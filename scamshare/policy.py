@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scamshare.config import ConfigError
@@ -35,7 +35,6 @@ class Policy:
     delist_cooldown: timedelta = timedelta(days=30)
     appeal_overdue: timedelta = timedelta(days=5)
     range_max: int = 1000
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: dict) -> Policy:

@@ -17,7 +17,6 @@ CATEGORIES = (
     "other",
 )
 CHANNELS = ("voice", "sms", "ott_message", "other")
-MEMBER_STATES = ("BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "TL", "VN")
 
 
 class ReportSchema(Schema):
