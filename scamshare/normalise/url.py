@@ -79,7 +79,7 @@ def _public_suffix_extractor() -> tldextract.TLDExtract:
         with _extractor_lock:
             if _extractor is None:
                 # Imported here, not at the top: tldextract brings requests with it (about
-                # 150 ms), which a command that never reads a URL should not pay for.
+                # 150 ms), which importing normalise does not pay for (a test checks this).
                 import tldextract
 
                 # No suffix-list URLs and no cache: never touch the network, which may be closed.
