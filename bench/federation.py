@@ -46,7 +46,8 @@ from scamshare import migrations
 from scamshare.app import create_app
 from scamshare.db import make_engine, transaction
 from scamshare.federation import identity
-from scamshare.federation.push import Pusher, wire_contribution
+from scamshare.federation.outgoing import wire_contribution
+from scamshare.federation.push import Pusher
 from scamshare.models import Contribution, Counter, Indicator
 from scamshare.services import audit
 from scamshare.services import peers as peers_service
