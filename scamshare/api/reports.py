@@ -93,11 +93,13 @@ def _envelope_error(reason: str, message: str) -> dict:
     return {"field": "reports", "reason": reason, "message": message, "location": "json"}
 
 
-@blp.route("/reports", methods=["POST"])
+# The header is documented on the route: a `parameters` entry in blp.doc would replace the
+# query parameters that blp.arguments documents.
+@blp.route("/reports", methods=["POST"], parameters=[IDEMPOTENCY_KEY_HEADER])
 @requires("reports.submit", audit="reports.submit")
 @accepts("application/json", "application/x-ndjson", "text/csv")
 @blp.arguments(SubmissionQuerySchema, location="query")
-@blp.doc(requestBody=_body_doc, parameters=[IDEMPOTENCY_KEY_HEADER])
+@blp.doc(requestBody=_body_doc)
 @blp.response(200, SubmissionResultSchema)
 @idempotent
 def submit_reports(query: dict) -> dict:
