@@ -8,7 +8,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.exceptions import InternalServerError
 
+from scamshare import api, db, errors, logs
 from scamshare import config as config_module
+from scamshare.policy import Policy
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -17,10 +19,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.load(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.json.sort_keys = False
-
-    from scamshare import api, db, logs
-    from scamshare.policy import Policy
-
     app.extensions["scamshare.policy"] = Policy.from_config(app.config)
     db.init_app(app)
     logs.init_app(app)
@@ -32,8 +30,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _internal_error(error: InternalServerError):
     """Log an unexpected failure with its traceback and answer with a problem, never HTML."""
-    from scamshare import errors
-
     original = getattr(error, "original_exception", None)
     logging.getLogger("scamshare.error").error(
         "unhandled error",

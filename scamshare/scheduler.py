@@ -15,14 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from scamshare import db
 from scamshare.clock import utcnow
+from scamshare.federation.identity import load
+from scamshare.federation.push import Pusher, http_client
 from scamshare.models import Lease
 from scamshare.services import audit
+from scamshare.services.expiry import expire_due
+from scamshare.services.peers import list_peers
 
 LEASE_NAME = "scheduler"
 log = logging.getLogger("scamshare.scheduler")
@@ -40,8 +46,6 @@ class Job:
 
 def _expire(session: Session, app: Flask, now: datetime) -> dict:
     """End the listings whose last corroborating report is older than their kind's TTL."""
-    from scamshare.services.expiry import expire_due
-
     actor = audit.Actor(organisation_name="scheduler")
     return {"expired": expire_due(session, app.extensions["scamshare.policy"], now, actor)}
 
@@ -51,9 +55,6 @@ def _federate(method: str) -> Callable[[Session, Flask, datetime], dict]:
 
     def run(session: Session, app: Flask, now: datetime) -> dict:
         """Run the round with this node's identity; each peer's outcome is audited apart."""
-        from scamshare.federation.identity import load
-        from scamshare.federation.push import Pusher, http_client
-
         node = load(app.config["DATA_DIR"], app.config["NODE_KEY"])
         with http_client(app.config) as client:
             pusher = Pusher(app, node, client)
@@ -61,8 +62,6 @@ def _federate(method: str) -> Callable[[Session, Flask, datetime], dict]:
                 reports = pusher.push_all()
             else:
                 with db.transaction(app) as peers_session:
-                    from scamshare.services.peers import list_peers
-
                     names = [peer.node_id for peer in list_peers(peers_session)]
                 reports = [pusher.reconcile_peer(name) for name in names]
         return {
@@ -171,9 +170,6 @@ def run_job(app: Flask, job: Job, keeper: LeaseKeeper) -> dict | None:
 
 def build(app: Flask, keeper: LeaseKeeper, *, background: bool):
     """Build an APScheduler scheduler with every node job (blocking, or in a background thread)."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
     scheduler_class = BackgroundScheduler if background else BlockingScheduler
     scheduler = scheduler_class(timezone=UTC)
     for job in node_jobs(app):

@@ -58,7 +58,7 @@ def test_cli_changes_are_audited(run, app):
     run("orgs", "create", "--name", "U Mobile", "--role", "operator", "--country", "MY")
     run("keys", "create", "--org", "U Mobile")
     with transaction(app) as session:
-        found, _ = audit.search(session, organisation=None, limit=10)
+        found, _ = audit.search(session, audit.AuditFilter(limit=10))
         actions = [(e.action, e.organisation_name.startswith("cli:")) for e in found]
     assert actions[:2] == [("key.create", True), ("org.create", True)]
 

@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import http
 
+import swagger_ui_bundle
 from flask import Flask, current_app, g, request, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from scamshare import __version__, errors
+from scamshare import __version__, db, errors
+from scamshare.api import (
+    appeals,
+    audit,
+    blocklist,
+    disconnections,
+    federation,
+    health,
+    indicators,
+    lookup,
+    messages,
+    node,
+    organisations,
+    protected,
+    reports,
+    stats,
+)
+from scamshare.api.common import actor as caller_actor
 from scamshare.db import SAFE_METHODS
+from scamshare.services import audit as audit_service
 from schemas.common import ProblemSchema
+from schemas.federation import BatchSchema
+from schemas.reports import ReportBatchSchema, ReportSchema
 
 API_PREFIX = "/api/v1"
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -39,17 +60,6 @@ class ScamShareApi(Api):
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
-def accepts(*mimetypes: str):
-    """Declare the request body types a view takes (JSON when a view declares none)."""
-
-    def decorator(view):
-        """Mark the view."""
-        view.accepts = mimetypes
-        return view
-
-    return decorator
-
-
 def _check_content_type() -> None:
     """Refuse a request body whose type the view does not take, before anything parses it."""
     if request.method in SAFE_METHODS or not (
@@ -67,8 +77,6 @@ def _check_content_type() -> None:
 
 def _serve_swagger_asset(filename: str):
     """Serve Swagger UI from the installed swagger-ui-bundle package: no CDN needed."""
-    import swagger_ui_bundle
-
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
 
@@ -110,26 +118,6 @@ def init_app(app: Flask) -> ScamShareApi:
     )
     app.before_request(_check_content_type)
     app.register_error_handler(errors.DomainError, _handle_domain_error)
-
-    from scamshare.api import (
-        appeals,
-        audit,
-        blocklist,
-        disconnections,
-        federation,
-        health,
-        indicators,
-        lookup,
-        messages,
-        node,
-        organisations,
-        protected,
-        reports,
-        stats,
-    )
-    from schemas.federation import BatchSchema
-    from schemas.reports import ReportBatchSchema, ReportSchema
-
     api.spec.components.schema("Report", schema=ReportSchema)
     api.spec.components.schema("ReportBatch", schema=ReportBatchSchema)
     api.spec.components.schema("Batch", schema=BatchSchema)
@@ -163,13 +151,8 @@ def audit_failure(response):
     action = g.get("audit_action")
     if not action or request.method in SAFE_METHODS or response.status_code < 400:
         return response
-    from scamshare import db
-    from scamshare.services import audit as audit_service
-
     status = response.status_code
     outcome = "denied" if status in (401, 403) else "error" if status >= 500 else "rejected"
-    from scamshare.api.common import actor as caller_actor
-
     actor = caller_actor() if g.get("caller") else audit_service.Actor()
     db.close_session()  # drop the failed request's transaction (and any lock) first
     with db.transaction(current_app._get_current_object()) as session:

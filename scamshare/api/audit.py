@@ -18,5 +18,5 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit log"
 @blp.response(200, AuditPageSchema)
 def audit_log(query):
     """Page through the audit log, newest first, with filters."""
-    entries, next_cursor = service.search(db.session(), **query)
+    entries, next_cursor = service.search(db.session(), service.AuditFilter(**query))
     return {"items": entries, "next": next_cursor}

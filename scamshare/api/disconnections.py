@@ -23,16 +23,14 @@ blp = Blueprint(
 @blp.response(200, DisconnectionOutcomeSchema)
 def submit_disconnections(body):
     """Post one notice or a batch; each ends the listings of its number reported before it."""
-    batch = "disconnections" in body
     session = db.session()
     outcome = service.record(
         session,
         current_app.extensions["scamshare.policy"],
         actor(),
-        body["disconnections"] if batch else [body],
+        body,
         region=current_caller().country or current_app.config["COUNTRY"],
         now=utcnow(),
-        prefix="disconnections" if batch else None,
     )
     session.commit()
     return outcome

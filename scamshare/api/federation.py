@@ -130,7 +130,9 @@ def list_peers():
 def add_peer(body):
     """Register a peer node with its public key and the local policy for its listings."""
     session = db.session()
-    peer = service.add_peer(session, actor(), own_node_id=current_app.config["NODE_ID"], **body)
+    peer = service.add_peer(
+        session, actor(), service.Registration(**body), current_app.config["NODE_ID"]
+    )
     session.commit()
     return _with_lag(session, peer)
 

@@ -18,7 +18,7 @@ blp = Blueprint("indicators", __name__, url_prefix="/api/v1", description="Indic
 @blp.response(200, IndicatorPageSchema)
 def list_indicators(query):
     """Page through indicators, newest first, filtered by kind, status, category, risk, country."""
-    indicators, next_cursor = service.search(db.session(), **query)
+    indicators, next_cursor = service.search(db.session(), service.IndicatorFilter(**query))
     return {"items": indicators, "next": next_cursor}
 
 

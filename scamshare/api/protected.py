@@ -41,17 +41,14 @@ def list_protected(query):
 @blp.response(201, ProtectedChangeSchema)
 def add_protected(body):
     """Protect a value; its existing indicators become protected at once."""
+    region = body.get("region") or current_app.config["COUNTRY"]
     session = db.session()
     added = service.add(
         session,
         current_app.extensions["scamshare.policy"],
         actor(),
-        kind=body["kind"],
-        value=body["value"],
-        label=body["label"],
-        category=body["category"],
-        region=body.get("region") or current_app.config["COUNTRY"],
-        now=utcnow(),
+        service.Entry(**{**body, "region": region}),
+        utcnow(),
     )
     session.commit()
     return added

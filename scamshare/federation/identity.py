@@ -8,29 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from scamshare.public_keys import encode_public
 
 KEY_FILE = "node_key.pem"
 
 
 class IdentityError(Exception):
     """The node key is missing or unreadable."""
-
-
-def encode_public(key: Ed25519PublicKey) -> str:
-    """Render a public key as URL-safe base64 of its 32 raw bytes."""
-    return base64.urlsafe_b64encode(key.public_bytes_raw()).decode()
-
-
-def decode_public(text: str) -> Ed25519PublicKey:
-    """Parse a public key from URL-safe base64, or raise ValueError saying why."""
-    try:
-        raw = base64.urlsafe_b64decode(text.strip().encode())
-    except (ValueError, UnicodeError):
-        raise ValueError("a public key is URL-safe base64 of 32 bytes") from None
-    if len(raw) != 32:
-        raise ValueError(f"a public key is 32 bytes, not {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 
-from scamshare.federation.identity import NodeIdentity, decode_public
+from scamshare.federation.identity import NodeIdentity
+from scamshare.public_keys import decode_public
 
 NODE_HEADER = "X-ScamShare-Node"
 TIMESTAMP_HEADER = "X-ScamShare-Timestamp"

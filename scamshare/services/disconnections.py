@@ -91,18 +91,21 @@ def record(
     session: Session,
     policy: rules.Policy,
     actor: Actor,
-    items: list[dict[str, Any]],
+    body: dict[str, Any],
     *,
     region: str,
     now: datetime,
-    prefix: str | None = None,
 ) -> dict[str, Any]:
-    """Record notices; end each listing of a number last reported before it was disconnected.
+    """Record one notice or a batch of them; end each listing reported before its number's end.
 
+    The body is one notice or {"disconnections": [...]}, as DisconnectionRequestSchema loads it.
     The indicator's reset_at moves to the disconnection day, so the old holder's reports no
     longer count towards listing the number again; its next holder starts from nothing.
     """
-    notices = validate(items, region, now, prefix)
+    if "disconnections" in body:  # a batch: its errors name the item ("disconnections.3.number")
+        notices = validate(body["disconnections"], region, now, "disconnections")
+    else:
+        notices = validate([body], region, now, None)
     indicators: dict[str, Indicator] = {}
     for part in lifecycle.chunks(sorted({notice.number for notice in notices})):
         query = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from flask import current_app, has_app_context
 from sqlalchemy import Connection, func, select
@@ -11,24 +12,28 @@ from sqlalchemy.orm import Session
 from scamshare import db
 from scamshare.config import MEMBER_STATES
 from scamshare.errors import Conflict, Invalid, NotFound
-from scamshare.federation.identity import decode_public
 from scamshare.models import POLICIES, Indicator, Peer
+from scamshare.public_keys import decode_public
 from scamshare.services import audit
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A peer node as an admin registers it, and how this node treats its listings."""
+
+    node_id: str
+    country: str
+    url: str
+    public_key: str
+    policy: str = "block"
+
+
 def add_peer(
-    session: Session,
-    actor: audit.Actor,
-    *,
-    node_id: str,
-    country: str,
-    url: str,
-    public_key: str,
-    policy: str = "block",
-    own_node_id: str,
+    session: Session, actor: audit.Actor, registration: Registration, own_node_id: str
 ) -> Peer:
     """Register a peer node after checking every field."""
-    country = country.upper()
+    node_id, url, public_key = registration.node_id, registration.url, registration.public_key
+    country, policy = registration.country.upper(), registration.policy
     problems = []
     if country not in MEMBER_STATES:
         problems.append(("country", "not_allowed", f"{country!r} is not a member state"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,17 @@ class Loaded:
     added: int
     present: int
     indicators_changed: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A value to protect as a person writes it; a national number is read in `region`."""
+
+    kind: str
+    value: str
+    label: str
+    category: str
+    region: str
 
 
 def _is_id(raw: str) -> bool:
@@ -128,29 +139,19 @@ def _view(row: ProtectedValue, reports: int, changed: int | None = None) -> dict
 
 
 def add(
-    session: Session,
-    policy: rules.Policy,
-    actor: Actor,
-    *,
-    kind: str,
-    value: str,
-    label: str,
-    category: str,
-    region: str,
-    now: datetime,
+    session: Session, policy: rules.Policy, actor: Actor, entry: Entry, now: datetime
 ) -> dict[str, Any]:
     """Protect a value and settle its existing indicators, which become protected at once."""
     # The command line reaches here without the API's schema: check the same rules.
     try:
-        _entry_schema.load(
-            {"kind": kind, "value": value, "label": label, "category": category, "region": region}
-        )
+        _entry_schema.load(asdict(entry))
     except ValidationError as error:
         raise Invalid(
             "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.messages)),
             errors=field_errors(error.messages),
         ) from None
-    kind, value = canonical(kind, value, region)
+    kind, value = canonical(entry.kind, entry.value, entry.region)
+    label, category = entry.label, entry.category
     row_id = session.scalar(
         db.insert_for(session)(ProtectedValue)
         .values(

@@ -87,7 +87,7 @@ def _indicator_facts(normalised: norm.Normalised) -> dict[str, Any]:
 
 
 def validate(
-    items: list[Any], caller: Caller, node_country: str, policy: rules.Policy, now: datetime
+    items: list[Any], caller: Caller, policy: rules.Policy, now: datetime
 ) -> tuple[list[Candidate], list[dict]]:
     """Validate and normalise every item; return the candidates and the rejected items."""
     candidates: list[Candidate] = []
@@ -121,7 +121,7 @@ def validate(
                 _reject(index, "observed_at", "in_future", "observed_at is in the future.")
             )
             continue
-        region = (data.get("region") or caller.country or node_country).upper()
+        region = (data.get("region") or caller.country or policy.country).upper()
         try:
             normalised = norm.normalise(
                 data["kind"], data["value"], region, max_range=policy.range_max
@@ -442,13 +442,12 @@ def submit(
     items: list[Any],
     caller: Caller,
     *,
-    node_country: str,
     policy: rules.Policy,
     now: datetime,
     atomic: bool,
 ) -> Submission:
     """Accept a batch of reports (or, when atomic, all or none of it)."""
-    candidates, rejected = validate(items, caller, node_country, policy, now)
+    candidates, rejected = validate(items, caller, policy, now)
     candidates, refused = refuse_ranges_over_protected_numbers(session, candidates)
     rejected = sorted(rejected + refused, key=lambda r: r["index"])
     if rejected and atomic:

@@ -26,7 +26,6 @@ def submit_at(app, credential: Credential, now: datetime, *reports: dict) -> dic
             session,
             list(reports),
             caller,
-            node_country="SG",
             policy=app.extensions["scamshare.policy"],
             now=now,
             atomic=True,

@@ -36,6 +36,16 @@ def test_openapi_document_describes_every_api_route_with_security_and_errors(app
     assert spec["paths"]["/healthz"]["get"]["security"] == []
 
 
+def test_the_submission_documents_its_query_and_its_idempotency_header(client):
+    """A client generated from the document can send atomic and an Idempotency-Key."""
+    path = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/reports"]
+    parameters = path.get("parameters", []) + path["post"].get("parameters", [])
+    assert {(p["in"], p["name"]) for p in parameters} == {
+        ("query", "atomic"),
+        ("header", "Idempotency-Key"),
+    }
+
+
 def test_docs_page_is_served_from_installed_files(client):
     """The documentation page loads Swagger UI from this node, not from a CDN."""
     page = client.get("/api/v1/docs")

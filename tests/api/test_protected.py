@@ -347,14 +347,14 @@ def test_protected_load_defaults_to_the_node_country_and_settles_indicators(app,
 def test_a_new_database_loads_the_node_countrys_protected_values(empty_database_url, tmp_path):
     """The first start creates the schema, the sample organisations and the protected list."""
     from scamshare.app import create_app
-    from scamshare.cli import initialise
+    from scamshare.bootstrap import initialise
 
     app = create_app(
         {"DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path), "COUNTRY": "MY"}
     )
     try:
         issued = initialise(app)
-        regulator_key = next(key for _, role, key in issued if role == "regulator")
+        regulator_key = next(key.key for key in issued if key.role == "regulator")
         client = app.test_client()
         page = client.get(
             "/api/v1/protected",

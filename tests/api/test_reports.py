@@ -255,6 +255,38 @@ def test_idempotency_key_replays_the_first_response_and_refuses_a_different_body
     assert count(app, Report) == 2
 
 
+def only_error(response) -> tuple[str, str, str]:
+    """The field, reason and location of a problem's one error."""
+    [error] = response.json["errors"]
+    return error["field"], error["reason"], error["location"]
+
+
+def test_an_idempotency_key_too_long_to_store_is_422_and_stores_nothing(app, client, keys):
+    """The key is checked before anything is submitted."""
+    headers = {**keys["operator"].headers, "Idempotency-Key": "k" * 201}
+    response = client.post("/api/v1/reports", json=report(), headers=headers)
+    assert response.status_code == 422
+    assert only_error(response) == ("Idempotency-Key", "invalid_length", "headers")
+    assert count(app, Report) == 0
+
+
+@pytest.mark.parametrize(("value", "stored"), [("true", 0), ("1", 0), ("false", 1), ("0", 1)])
+def test_atomic_takes_true_or_false(app, client, keys, value, stored):
+    """atomic=true stores nothing of a batch with a bad item; atomic=false stores the good one."""
+    body = {"reports": [report(), report("not a number")]}
+    response = submit(client, keys["operator"], body, atomic=value)
+    assert response.status_code == (422 if stored == 0 else 200)
+    assert count(app, Report) == stored
+
+
+def test_atomic_that_is_not_a_boolean_is_422_naming_the_parameter(app, client, keys):
+    """A typo in atomic is refused, not read as false."""
+    response = submit(client, keys["operator"], {"reports": [report()]}, atomic="maybe")
+    assert response.status_code == 422
+    assert only_error(response) == ("atomic", "invalid_type", "query")
+    assert count(app, Report) == 0
+
+
 def test_each_exported_change_takes_the_next_sequence_with_history_and_audit(app, client, keys):
     """Listings and updates of listed values are stamped in order; unlisted changes are not."""
     regulator = keys["regulator"]

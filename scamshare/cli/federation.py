@@ -1,22 +1,18 @@
-"""The federation commands: node identity, peers, one sync now, and a three-node demo."""
+"""`scamshare node`, `peers` and `sync`: this node's identity, its peers, one sync now."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 
 from scamshare import db
+from scamshare.cli.common import current
 from scamshare.errors import DomainError
 from scamshare.federation import identity
 from scamshare.federation.push import Pusher, http_client
 from scamshare.services import audit
 from scamshare.services import peers as peers_service
-
-
-def _app() -> Flask:
-    """The app behind the command."""
-    return current_app._get_current_object()
 
 
 def _actor() -> audit.Actor:
@@ -43,7 +39,7 @@ def node_group() -> None:
 @with_appcontext
 def node_init(force: bool) -> None:
     """Create the node's Ed25519 key pair; the public key is printed alone on the last line."""
-    app = _app()
+    app = current()
     if app.config["NODE_KEY"]:
         node = identity.load(app.config["DATA_DIR"], app.config["NODE_KEY"])
         click.echo("using the key in SCAMSHARE_NODE_KEY; its public key:")
@@ -73,18 +69,14 @@ def peers_group() -> None:
 @with_appcontext
 def peers_add(node_id: str, country: str, url: str, public_key: str, policy: str) -> None:
     """Register a peer and how this node's operators treat its listings."""
-    app = _app()
+    app = current()
     try:
         with db.transaction(app) as session:
             peers_service.add_peer(
                 session,
                 _actor(),
-                node_id=node_id,
-                country=country,
-                url=url,
-                public_key=public_key,
-                policy=policy,
-                own_node_id=app.config["NODE_ID"],
+                peers_service.Registration(node_id, country, url, public_key, policy),
+                app.config["NODE_ID"],
             )
     except DomainError as error:
         raise click.ClickException(error.message) from None
@@ -95,7 +87,7 @@ def peers_add(node_id: str, country: str, url: str, public_key: str, policy: str
 @with_appcontext
 def peers_list() -> None:
     """List peers with their sync health."""
-    with db.transaction(_app()) as session:
+    with db.transaction(current()) as session:
         for peer in peers_service.list_peers(session):
             health = (
                 f"failing x{peer.consecutive_failures}: {peer.last_error}"
@@ -116,7 +108,7 @@ def peers_list() -> None:
 def peers_remove(node_id: str) -> None:
     """Forget a peer."""
     try:
-        with db.transaction(_app()) as session:
+        with db.transaction(current()) as session:
             peers_service.remove_peer(session, _actor(), node_id)
     except DomainError as error:
         raise click.ClickException(error.message) from None
@@ -128,7 +120,7 @@ def peers_remove(node_id: str) -> None:
 @with_appcontext
 def sync_command(peer_id: str | None) -> None:
     """Push to peers now and print what was sent, applied and rejected, per peer."""
-    pusher = pusher_for(_app())
+    pusher = pusher_for(current())
     try:
         reports = pusher.push_all(peer_id, force=True)
     except LookupError as error:

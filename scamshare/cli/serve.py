@@ -1,0 +1,59 @@
+"""`scamshare serve` and `scamshare scheduler`: the node's long-running processes."""
+
+from __future__ import annotations
+
+import click
+import waitress
+from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
+
+from scamshare import scheduler
+from scamshare.bootstrap import initialise
+from scamshare.cli.common import current
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option(
+    "--with-scheduler",
+    is_flag=True,
+    help="Also run the scheduler in this process (embedded default; still under the lease).",
+)
+@with_appcontext
+def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
+    """Serve the API with waitress, creating and migrating the database on first start."""
+    app = current()
+    issued = initialise(app)
+    if with_scheduler:
+        keeper = scheduler.LeaseKeeper(app, scheduler.holder_id())
+        scheduler.build(app, keeper, background=True).start()
+        click.echo(f"scheduler running here as {keeper.holder} (under the database lease)")
+    url = make_url(app.config["DATABASE_URL"])
+    click.echo(f"ScamShare node {app.config['NODE_ID']} ({app.config['COUNTRY']})")
+    click.echo(f"database: {url.render_as_string(hide_password=True)}")
+    if issued:
+        click.echo("New database: sample organisations and their API keys (shown only now):")
+        for issued_key in issued:
+            click.echo(f"  {issued_key.role:<16} {issued_key.organisation:<40} {issued_key.key}")
+    click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="scamshare")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the node's scheduler in this process (only the lease holder runs jobs)."""
+    app = current()
+    keeper = scheduler.LeaseKeeper(app, scheduler.holder_id())
+    click.echo(f"scheduler {keeper.holder}; jobs:")
+    for job in scheduler.node_jobs(app):
+        click.echo(f"  {job.name:<10} every {job.seconds}s: {job.why}")
+    runner = scheduler.build(app, keeper, background=False)
+    try:
+        runner.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        keeper.release()
