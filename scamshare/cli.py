@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.engine import make_url
 
-from scamshare import db, migrations
+from scamshare import db, migrations, serving
 from scamshare.app import create_app
 from scamshare.config import MEMBER_STATES
 from scamshare.errors import DomainError
@@ -138,15 +138,35 @@ def _load_protected(app: Flask, session, actor: audit.Actor, country: str):
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
 @click.option(
+    "--bulk-threads",
+    default=serving.BULK_THREADS,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worker threads blocklist downloads may hold at once (0: any).",
+)
+@click.option(
     "--with-scheduler",
     is_flag=True,
     help="Also run the scheduler in this process (embedded default; still under the lease).",
 )
+@click.option(
+    "--server-option",
+    "server_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override one waitress setting (e.g. connection_limit=4000); repeatable.",
+)
 @with_appcontext
-def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    threads: int,
+    bulk_threads: int,
+    with_scheduler: bool,
+    server_options: tuple[str, ...],
+) -> None:
     """Serve the API with waitress, creating and migrating the database on first start."""
-    import waitress
-
+    overrides = serving.parse_overrides(server_options)
     app = _app()
     issued = initialise(app)
     if with_scheduler:
@@ -163,7 +183,7 @@ def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
         for name, role, key in issued:
             click.echo(f"  {role:<16} {name:<40} {key}")
     click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="scamshare")
+    serving.serve(app, host, port, threads=threads, bulk_threads=bulk_threads, overrides=overrides)
 
 
 @main.command("scheduler")

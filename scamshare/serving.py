@@ -1,0 +1,184 @@
+"""The embedded server of `scamshare serve`: waitress, set to outlast idle, slow and stuck clients.
+
+waitress reads requests and writes responses on one event loop and runs the application on a
+few worker threads, so a connection costs a file descriptor and a little memory, not a thread.
+Its defaults undo that: at 100 open connections it stops accepting, so a hundred idle or
+byte-a-second clients lock everyone out; and a worker writing a response blocks once 16 MiB wait
+for a client that does not read, so a few stalled blocklist downloads hold every worker.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections import deque
+from collections.abc import Iterable
+
+import click
+import waitress
+from flask import Flask
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.task import ThreadedTaskDispatcher
+
+# Every setting that differs from waitress's default, with its reason.
+SETTINGS: dict[str, int | bool] = {
+    # Connections are cheap on the event loop; the limit only bounds descriptors and memory.
+    "connection_limit": 2000,
+    # The kernel queues connections that arrive while the loop is busy.
+    "backlog": 2048,
+    # select() cannot watch descriptors above 1023; poll() has no such ceiling.
+    "asyncore_use_poll": True,
+    # An open connection that neither sends nor receives a byte for a minute is closed (checked
+    # every 10 s). A stalled download counts: once its worker is done, only the buffer is left.
+    "channel_timeout": 60,
+    "cleanup_interval": 10,
+    # A worker hands its response to the channel's buffer (memory up to 1 MiB, then a temporary
+    # file) and is free again, instead of waiting for the client to read: a full blocklist of
+    # 1,000,000 listings is about 130 MB of CSV, so one of any format fits.
+    "outbuf_high_watermark": 512 * 2**20,
+}
+# Descriptors kept apart from connections: database files, logs, the loop's trigger, imports.
+RESERVED_DESCRIPTORS = 64
+# Each connection may hold a socket and the temporary file of a spilled response.
+DESCRIPTORS_PER_CONNECTION = 2
+
+
+# Requests that keep a worker busy for a second or more (a full blocklist of 100,000 listings
+# takes about half a second of one core to render; a million, several).
+BULK_PATHS = ("/api/v1/blocklist",)
+# How many worker threads bulk requests may hold at once by default; the rest stay free for
+# lookups, and two downloads rendering at once keep two cores busy.
+BULK_THREADS = 2
+
+
+def is_bulk(task) -> bool:
+    """Tell whether a task is a channel about to run a bulk download."""
+    requests = getattr(task, "requests", None)
+    return bool(requests) and requests[0].path.startswith(BULK_PATHS)
+
+
+class _BulkTask:
+    """A bulk request running on one of the dispatcher's bulk slots, given back when it ends."""
+
+    def __init__(self, dispatcher: LaneDispatcher, channel: HTTPChannel):
+        """Wrap the channel whose next request is bulk."""
+        self.dispatcher = dispatcher
+        self.channel = channel
+
+    def service(self) -> None:
+        """Run the request, then hand the slot to the next bulk request."""
+        try:
+            self.channel.service()
+        finally:
+            self.dispatcher.bulk_done()
+
+    def cancel(self) -> None:
+        """Cancel the request (at shutdown)."""
+        self.channel.cancel()
+
+
+class LaneDispatcher(ThreadedTaskDispatcher):
+    """waitress's worker threads, of which bulk downloads may hold at most `bulk_threads`.
+
+    waitress runs requests first come, first served: fifty download requests at once would put
+    a lookup behind all of them, tens of seconds on two cores. Here bulk requests beyond the
+    slots wait in their own queue, and every other request goes straight to the shared one.
+    """
+
+    def __init__(self, bulk_threads: int):
+        """Start with no threads; set_thread_count starts them."""
+        super().__init__()
+        self.bulk_threads = bulk_threads
+        self.bulk_running = 0
+        self.bulk_waiting: deque[_BulkTask] = deque()
+
+    def add_task(self, task) -> None:
+        """Queue a channel's next request: bulk ones only while a slot is free."""
+        if is_bulk(task):
+            bulk = _BulkTask(self, task)
+            with self.lock:
+                if self.bulk_running >= self.bulk_threads:
+                    self.bulk_waiting.append(bulk)
+                    return
+                self.bulk_running += 1
+            task = bulk
+        super().add_task(task)
+
+    def bulk_done(self) -> None:
+        """Give a finished bulk request's slot to the next waiting one, if any."""
+        with self.lock:
+            if not self.bulk_waiting:
+                self.bulk_running -= 1
+                return
+            self.queue.append(self.bulk_waiting.popleft())
+            self.queue_cv.notify()
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        """Stop the threads and cancel the waiting bulk requests with the rest."""
+        with self.lock:
+            while self.bulk_waiting:
+                self.bulk_waiting.popleft().cancel()
+        return super().shutdown(cancel_pending, timeout)
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """Read NAME=VALUE waitress settings, refusing names waitress does not know."""
+    overrides = {}
+    for pair in pairs:
+        name, sign, value = pair.partition("=")
+        name = name.strip()
+        if not sign or name not in Adjustments._param_map:
+            raise click.BadParameter(
+                f"{pair!r}: expected NAME=VALUE with a waitress setting as NAME "
+                "(connection_limit, channel_timeout, outbuf_high_watermark, ...)",
+                param_hint="--server-option",
+            )
+        overrides[name] = value.strip()
+    return overrides
+
+
+def raise_descriptor_limit(wanted: int) -> int:
+    """Raise the soft open-file limit towards `wanted` (at most the hard limit); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return wanted if soft == resource.RLIM_INFINITY else soft
+
+
+def settings(threads: int, overrides: dict[str, str]) -> dict[str, object]:
+    """The waitress settings to serve with, the connection limit fitted to the open-file limit."""
+    chosen: dict[str, object] = {**SETTINGS, "threads": threads, **overrides}
+    limit = int(chosen["connection_limit"])
+    wanted = limit * DESCRIPTORS_PER_CONNECTION + RESERVED_DESCRIPTORS
+    available = raise_descriptor_limit(wanted)
+    if available < wanted:
+        fitted = max(1, (available - RESERVED_DESCRIPTORS) // DESCRIPTORS_PER_CONNECTION)
+        click.echo(
+            f"warning: the open-file limit is {available} (its hard limit too), so this server "
+            f"accepts at most {fitted} connections instead of {limit}; raise it with `ulimit -n "
+            f"{wanted}` or LimitNOFILE= in the service unit",
+            err=True,
+        )
+        chosen["connection_limit"] = fitted
+    return chosen
+
+
+def serve(
+    app: Flask, host: str, port: int, *, threads: int, bulk_threads: int, overrides: dict[str, str]
+) -> None:
+    """Serve the app with waitress until interrupted; bulk_threads 0 puts no bound on downloads."""
+    chosen = settings(threads, overrides)
+    bulk = f"{bulk_threads} for downloads" if bulk_threads else "any for downloads"
+    click.echo(
+        f"waitress: {chosen['threads']} threads ({bulk}), at most {chosen['connection_limit']} "
+        f"connections, silent ones closed after {chosen['channel_timeout']} s"
+    )
+    dispatcher = LaneDispatcher(bulk_threads) if bulk_threads else ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(int(chosen["threads"]))
+    # _dispatcher is waitress's one way in for another dispatcher (its own tests use it).
+    waitress.serve(app, host=host, port=port, ident="scamshare", _dispatcher=dispatcher, **chosen)
