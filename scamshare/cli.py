@@ -166,7 +166,8 @@ def serve(
     server_options: tuple[str, ...],
 ) -> None:
     """Serve the API with waitress, creating and migrating the database on first start."""
-    overrides = serving.parse_overrides(server_options)
+    # Settings first: a bad one fails before the database is touched.
+    adj = serving.adjustments(host, port, threads, serving.parse_overrides(server_options))
     app = _app()
     issued = initialise(app)
     if with_scheduler:
@@ -183,7 +184,7 @@ def serve(
         for name, role, key in issued:
             click.echo(f"  {role:<16} {name:<40} {key}")
     click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
-    serving.serve(app, host, port, threads=threads, bulk_threads=bulk_threads, overrides=overrides)
+    serving.serve(app, adj, bulk_threads)
 
 
 @main.command("scheduler")

@@ -3,21 +3,24 @@
 waitress reads requests and writes responses on one event loop and runs the application on a
 few worker threads, so a connection costs a file descriptor and a little memory, not a thread.
 Its defaults undo that: at 100 open connections it stops accepting, so a hundred idle or
-byte-a-second clients lock everyone out; and a worker writing a response blocks once 16 MiB wait
-for a client that does not read, so a few stalled blocklist downloads hold every worker.
+byte-a-second clients lock everyone out; a worker writing a response waits once 16 MiB are
+queued for a client that does not read; requests run first come, first served, so fifty
+download requests put a lookup behind all of them; and a connection stuck on unread output is
+never closed. The settings, the dispatcher and the server below answer each in turn.
 """
 
 from __future__ import annotations
 
+import logging
 import resource
 from collections import deque
 from collections.abc import Iterable
 
 import click
-import waitress
 from flask import Flask
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 # Every setting that differs from waitress's default, with its reason.
@@ -34,7 +37,7 @@ SETTINGS: dict[str, int | bool] = {
     "cleanup_interval": 10,
     # A worker hands its response to the channel's buffer (memory up to 1 MiB, then a temporary
     # file) and is free again, instead of waiting for the client to read: a full blocklist of
-    # 1,000,000 listings is about 130 MB of CSV, so one of any format fits.
+    # 1,000,000 listings is about 120 MB of CSV and 270 MB of JSON, so one of any format fits.
     "outbuf_high_watermark": 512 * 2**20,
 }
 # Descriptors kept apart from connections: database files, logs, the loop's trigger, imports.
@@ -121,13 +124,17 @@ class LaneDispatcher(ThreadedTaskDispatcher):
         return super().shutdown(cancel_pending, timeout)
 
 
+# Settings serve cannot take from the command line: it listens on TCP addresses only.
+_NOT_OVERRIDABLE = ("sockets", "unix_socket", "unix_socket_perms")
+
+
 def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
     """Read NAME=VALUE waitress settings, refusing names waitress does not know."""
     overrides = {}
     for pair in pairs:
         name, sign, value = pair.partition("=")
         name = name.strip()
-        if not sign or name not in Adjustments._param_map:
+        if not sign or name not in Adjustments._param_map or name in _NOT_OVERRIDABLE:
             raise click.BadParameter(
                 f"{pair!r}: expected NAME=VALUE with a waitress setting as NAME "
                 "(connection_limit, channel_timeout, outbuf_high_watermark, ...)",
@@ -150,35 +157,68 @@ def raise_descriptor_limit(wanted: int) -> int:
     return wanted if soft == resource.RLIM_INFINITY else soft
 
 
-def settings(threads: int, overrides: dict[str, str]) -> dict[str, object]:
+def adjustments(host: str, port: int, threads: int, overrides: dict[str, str]) -> Adjustments:
     """The waitress settings to serve with, the connection limit fitted to the open-file limit."""
-    chosen: dict[str, object] = {**SETTINGS, "threads": threads, **overrides}
-    limit = int(chosen["connection_limit"])
+    try:
+        adj = Adjustments(
+            host=host, port=port, ident="scamshare", **{**SETTINGS, "threads": threads, **overrides}
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--server-option") from None
+    limit = adj.connection_limit
     wanted = limit * DESCRIPTORS_PER_CONNECTION + RESERVED_DESCRIPTORS
     available = raise_descriptor_limit(wanted)
     if available < wanted:
-        fitted = max(1, (available - RESERVED_DESCRIPTORS) // DESCRIPTORS_PER_CONNECTION)
+        adj.connection_limit = max(
+            1, (available - RESERVED_DESCRIPTORS) // DESCRIPTORS_PER_CONNECTION
+        )
         click.echo(
             f"warning: the open-file limit is {available} (its hard limit too), so this server "
-            f"accepts at most {fitted} connections instead of {limit}; raise it with `ulimit -n "
-            f"{wanted}` or LimitNOFILE= in the service unit",
+            f"accepts at most {adj.connection_limit} connections instead of {limit}; raise it "
+            f"with `ulimit -n {wanted}` or LimitNOFILE= in the service unit",
             err=True,
         )
-        chosen["connection_limit"] = fitted
-    return chosen
+    return adj
 
 
-def serve(
-    app: Flask, host: str, port: int, *, threads: int, bulk_threads: int, overrides: dict[str, str]
-) -> None:
-    """Serve the app with waitress until interrupted; bulk_threads 0 puts no bound on downloads."""
-    chosen = settings(threads, overrides)
-    bulk = f"{bulk_threads} for downloads" if bulk_threads else "any for downloads"
-    click.echo(
-        f"waitress: {chosen['threads']} threads ({bulk}), at most {chosen['connection_limit']} "
-        f"connections, silent ones closed after {chosen['channel_timeout']} s"
-    )
+class Server(TcpWSGIServer):
+    """waitress's TCP server, which also closes connections stuck on a client that stopped reading.
+
+    waitress marks a silent connection for closing and closes it when its socket is next
+    writable, which never happens while the client's receive window stays shut: the buffered
+    response and its temporary file would stay for as long as the client keeps the connection.
+    """
+
+    def maintenance(self, now: float) -> None:
+        """Mark silent connections for closing; close at once those stuck on unread output."""
+        super().maintenance(now)
+        cutoff = now - self.adj.channel_timeout
+        for channel in list(self.active_channels.values()):
+            if channel.last_activity >= cutoff or not channel.total_outbufs_len:
+                continue
+            # With a request running, only a worker waiting above the high watermark is stuck;
+            # handle_close wakes it, and its next write ends the request.
+            if not channel.requests or channel.total_outbufs_len > self.adj.outbuf_high_watermark:
+                channel.handle_close()
+
+
+def serve(app: Flask, adj: Adjustments, bulk_threads: int) -> None:
+    """Serve the app until interrupted; bulk_threads 0 lets downloads take any worker thread."""
     dispatcher = LaneDispatcher(bulk_threads) if bulk_threads else ThreadedTaskDispatcher()
-    dispatcher.set_thread_count(int(chosen["threads"]))
-    # _dispatcher is waitress's one way in for another dispatcher (its own tests use it).
-    waitress.serve(app, host=host, port=port, ident="scamshare", _dispatcher=dispatcher, **chosen)
+    dispatcher.set_thread_count(adj.threads)
+    # waitress.serve's own logging set-up, for its warnings (connection limit, queue depth).
+    logging.basicConfig()
+    # One server per address the host resolves to, all on one event loop (as waitress.serve).
+    sockets: dict = {}
+    servers = [
+        Server(app, sockets, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo)
+        for sockinfo in adj.listen
+    ]
+    bulk = f"{bulk_threads} for downloads" if bulk_threads else "any for downloads"
+    for server in servers:
+        click.echo(
+            f"serving on http://{server.effective_host}:{server.effective_port} with "
+            f"{adj.threads} threads ({bulk}), at most {adj.connection_limit} connections, "
+            f"silent ones closed after {adj.channel_timeout} s"
+        )
+    servers[0].run()

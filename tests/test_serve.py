@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
+from waitress.adjustments import Adjustments
 
 from scamshare import serving
 from scamshare.serving import LaneDispatcher
@@ -140,6 +141,10 @@ def test_serve_refuses_an_unknown_server_option(cli):
     result = cli("SG")("serve", "--server-option", "conection_limit=10", ok=False)
     assert result.exit_code == 2
     assert "'conection_limit=10'" in result.output
+    result = cli("SG")("serve", "--server-option", "channel_timeout=soon", ok=False)
+    assert result.exit_code == 2
+    assert "soon" in result.output
+    assert "New database" not in result.output
 
 
 class FakeChannel:
@@ -185,3 +190,41 @@ def test_bulk_downloads_hold_at_most_their_threads_and_lookups_pass_them():
     finally:
         release.set()
         dispatcher.shutdown()
+
+
+class FakeConnection:
+    """What the server's maintenance reads of a connection, and whether it closed it."""
+
+    def __init__(self, silent_for: float, pending: int, running: bool):
+        """A connection silent for `silent_for` s with `pending` bytes of unsent output."""
+        self.last_activity = 1000.0 - silent_for
+        self.total_outbufs_len = pending
+        self.requests = [SimpleNamespace(path="/api/v1/blocklist")] if running else []
+        self.will_close = False
+        self.closed = False
+
+    def handle_close(self) -> None:
+        """Record the close."""
+        self.closed = True
+
+
+def test_maintenance_closes_connections_stuck_on_unread_output_only():
+    """Output unread for the channel timeout ends the connection; work in progress does not."""
+    adj = Adjustments(host="127.0.0.1", port=0, **serving.SETTINGS)
+    server = serving.Server(lambda *_: [], {}, _start=False, adj=adj)
+    watermark = adj.outbuf_high_watermark
+    connections = {
+        "unread output, worker done": FakeConnection(61, 5_000_000, running=False),
+        "worker waiting above the watermark": FakeConnection(61, watermark + 1, running=True),
+        "worker still writing below it": FakeConnection(61, 5_000_000, running=True),
+        "output sent a moment ago": FakeConnection(5, 5_000_000, running=False),
+        "silent, nothing to send": FakeConnection(61, 0, running=False),
+    }
+    try:
+        server.active_channels.update(enumerate(connections.values()))
+        server.maintenance(1000.0)
+        closed = {name for name, connection in connections.items() if connection.closed}
+        assert closed == {"unread output, worker done", "worker waiting above the watermark"}
+        assert connections["silent, nothing to send"].will_close
+    finally:
+        server.close()
