@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-import waitress
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
-from scamshare import scheduler
+from scamshare import scheduler, serving
 from scamshare.bootstrap import initialise
 from scamshare.cli.common import current
 
@@ -17,13 +16,36 @@ from scamshare.cli.common import current
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
 @click.option(
+    "--bulk-threads",
+    default=serving.BULK_THREADS,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worker threads blocklist downloads may hold at once (0: any).",
+)
+@click.option(
     "--with-scheduler",
     is_flag=True,
     help="Also run the scheduler in this process (embedded default; still under the lease).",
 )
+@click.option(
+    "--server-option",
+    "server_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override one waitress setting (e.g. connection_limit=4000); repeatable.",
+)
 @with_appcontext
-def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    threads: int,
+    bulk_threads: int,
+    with_scheduler: bool,
+    server_options: tuple[str, ...],
+) -> None:
     """Serve the API with waitress, creating and migrating the database on first start."""
+    # Settings first: a bad one fails before the database is touched.
+    adj = serving.adjustments(host, port, threads, serving.parse_overrides(server_options))
     app = current()
     issued = initialise(app)
     if with_scheduler:
@@ -38,7 +60,7 @@ def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
         for issued_key in issued:
             click.echo(f"  {issued_key.role:<16} {issued_key.organisation:<40} {issued_key.key}")
     click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="scamshare")
+    serving.serve(app, adj, bulk_threads)
 
 
 @click.command("scheduler")
