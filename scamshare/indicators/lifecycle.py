@@ -5,6 +5,9 @@ protection all come here. Each gathers the facts the rules need (indicators/rule
 what they decide, and stamps every change operators would see with the next value of the
 node-wide sequence, a history row and an audit entry; the stamp also stores the listing's
 merged view and its download lines (indicators/render.py).
+
+It is longer than most modules on purpose: every way an indicator changes is here, so that
+none of them can skip a rule, a stamp or a history row.
 """
 
 from __future__ import annotations
