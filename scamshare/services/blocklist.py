@@ -128,6 +128,7 @@ class Download:
     cursor: int
     since: int | None
     policies: dict[str, str] = field(default_factory=dict, repr=False)
+    not_modified: bool = False  # the caller's copy (If-None-Match) is this very list
 
     @property
     def is_delta(self) -> bool:
