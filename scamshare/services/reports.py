@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
@@ -27,10 +27,10 @@ from scamshare.models import (
 )
 from scamshare.services import audit, lifecycle
 from scamshare.services.audit import Actor
+from schemas.common import CLOCK_SKEW
 from schemas.reports import ReportSchema
 
 VERIFYING_ROLES = frozenset({"regulator", "law_enforcement"})
-CLOCK_SKEW = timedelta(minutes=5)  # observed_at a little ahead of our clock is the sender's clock
 _load_report = compile_loader(ReportSchema())
 
 
