@@ -37,7 +37,11 @@ class ContributionSchema(StrictSchema):
         allow_none=True, load_default=None, validate=validate.OneOf(REMOVAL_REASONS)
     )
     risk = fields.String(required=True, validate=validate.OneOf(RISKS))
-    categories = fields.List(fields.String(validate=validate.Length(max=32)), required=True)
+    categories = fields.List(
+        fields.String(validate=validate.Length(max=32)),
+        required=True,
+        validate=validate.Length(max=32),
+    )
     report_count = count(required=True)
     org_count = count(required=True)
     first_reported = moment(required=True, allow_none=True)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http
+import json
+import re
 
+import flask_smorest
 from flask import Flask, current_app, g, request, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from scamshare import __version__, errors
+from scamshare import __version__, errors, text
 from scamshare.db import SAFE_METHODS
 from schemas.common import ProblemSchema
 
@@ -39,6 +46,27 @@ class ScamShareApi(Api):
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
+class _Parser(FlaskParser):
+    """webargs' Flask parser, decoding JSON bodies with the node's bounded, checked decoder."""
+
+    def _raw_load_json(self, req):
+        """Decode the body as text.loads does; webargs words a malformed body as its own."""
+        if not is_json_request(req):
+            return core.missing
+        try:
+            return text.loads(req.get_data(cache=True))
+        except json.JSONDecodeError:
+            raise
+        except ValueError as error:  # not UTF-8, or an integer of thousands of digits
+            raise json.JSONDecodeError(str(error), "<body>", 0) from None
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with the node's JSON decoding; every API module uses it."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+
 def accepts(*mimetypes: str):
     """Declare the request body types a view takes (JSON when a view declares none)."""
 
@@ -63,6 +91,45 @@ def _check_content_type() -> None:
         raise UnsupportedMediaType(
             f"This endpoint takes {' or '.join(allowed)} request bodies, not {given}."
         )
+
+
+def _check_text() -> None:
+    """Refuse a query string, header or path id holding text the node cannot store."""
+    for name, value in request.args.items(multi=True):
+        text.check(name, name, "query")
+        text.check(value, name, "query")
+    for name, value in request.headers.items():
+        text.check(value, name, "headers")
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str):
+            text.check(value, name, "path")
+
+
+def _handle_refused(error: text.Refused):
+    """Render input refused by the text rules as a 422 naming its field."""
+    return errors.from_domain_error(
+        errors.Invalid(f"{error.field}: {error.message}", code=error.code, errors=[error.entry()])
+    )
+
+
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _safe_to_show(response):
+    """Forbid content sniffing everywhere; the docs page may run its own scripts only."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.endpoint and request.endpoint.endswith("openapi_swagger_ui"):
+        # The page's one inline script is allowed by its hash, so no other inline script runs.
+        hashes = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+            for script in _INLINE_SCRIPT.findall(response.get_data())
+        )
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'"
+        )
+    return response
 
 
 def _serve_swagger_asset(filename: str):
@@ -108,8 +175,11 @@ def init_app(app: Flask) -> ScamShareApi:
         endpoint="swagger_assets",
         view_func=_serve_swagger_asset,
     )
+    app.before_request(_check_text)
     app.before_request(_check_content_type)
+    app.after_request(_safe_to_show)
     app.register_error_handler(errors.DomainError, _handle_domain_error)
+    app.register_error_handler(text.Refused, _handle_refused)
 
     from scamshare.api import (
         appeals,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 
 from scamshare import db
+from scamshare.api import Blueprint
 from scamshare.api.common import actor
 from scamshare.auth import requires
 from scamshare.clock import utcnow

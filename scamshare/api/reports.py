@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
-from scamshare import db, ingest_formats
-from scamshare.api import accepts
+from scamshare import db, ingest_formats, text
+from scamshare.api import Blueprint, accepts
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
 from scamshare.errors import Invalid
@@ -43,19 +38,16 @@ def parse_body() -> tuple[list, bool]:
     raw = request.get_data(cache=False)
     if request.mimetype == "application/json":
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            body = text.loads(raw)
+        except ValueError:
             raise Invalid("The request body is not valid JSON.", code="malformed_json") from None
         if isinstance(body, dict) and "reports" in body:
             return _batch_items(body), False
         return [body], True
-    text = ingest_formats.decode(raw)
+    upload = ingest_formats.decode(raw)
     if request.mimetype == "application/x-ndjson":
-        lines = text.splitlines()
-        return [ingest_formats.ndjson_item(line) for line in lines if line.strip()], False
-    reader = csv.DictReader(io.StringIO(text))
-    ingest_formats.check_csv_header(reader.fieldnames)
-    return [ingest_formats.csv_item(row) for row in reader], False
+        return ingest_formats.ndjson_items(upload), False
+    return ingest_formats.csv_items(upload), False
 
 
 def _batch_items(body: dict) -> list:

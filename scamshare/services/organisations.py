@@ -13,11 +13,10 @@ from scamshare.config import MEMBER_STATES
 from scamshare.errors import Conflict, Forbidden, Invalid, NotFound
 from scamshare.models import ROLES, ApiKey, Organisation
 from scamshare.services import audit
+from schemas.common import BIGINT_MAX
 
 # The organisations a regulator manages, in its own country; any other only a full manager.
 REGULATED_ROLES = ("regulator", "law_enforcement", "operator")
-# An organisation id is a BIGINT: a longer string of digits can only be a name.
-_MAX_ID_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def find_organisation(session: Session, name_or_id: str | int) -> Organisation:
 
 def _is_id(text: str) -> bool:
     """Say whether a string is an organisation id (ASCII digits a BIGINT holds)."""
-    return text.isascii() and text.isdigit() and len(text) <= _MAX_ID_DIGITS
+    return text.isascii() and text.isdigit() and len(text) < 20 and int(text) <= BIGINT_MAX
 
 
 def list_organisations(session: Session) -> list[Organisation]:
