@@ -9,7 +9,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from scamshare.errors import clip
 from scamshare.models import AuditEntry
+
+# A target quotes a request's path, which a caller makes as long as it likes.
+_TARGET_CHARS = AuditEntry.__table__.c.target.type.length
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def record(
         organisation_name=actor.organisation_name,
         key_id=actor.key_id,
         action=action,
-        target=target,
+        target=None if target is None else clip(target, _TARGET_CHARS),
         outcome=outcome,
         details=details or {},
     )
