@@ -23,6 +23,9 @@ from scamshare.models import ApiKey
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     "node.read": frozenset({"regulator", "operator", "law_enforcement", "peer_node", "admin"}),
     "orgs.manage": frozenset({"regulator", "admin"}),
+    # Every organisation of any role and country; orgs.manage alone covers a regulator's own
+    # country's regulators, law enforcement and operators (services.organisations).
+    "orgs.manage_all": frozenset({"admin"}),
     "audit.read": frozenset({"regulator", "admin"}),
     "reports.submit": frozenset({"regulator", "law_enforcement", "operator"}),
     "protected.read": frozenset({"regulator"}),

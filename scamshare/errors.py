@@ -8,6 +8,11 @@ from flask import Response, current_app, g, json
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE_BASE = "https://scamshare.asean/problems/"
+# Error bodies quote what callers sent (field names, ids, header values): at most this much.
+MAX_FIELD_CHARS = 200
+MAX_TEXT_CHARS = 1000
+# JSON escapes of the characters that make text markup, should anything ever render it as HTML.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 class DomainError(Exception):
@@ -71,7 +76,7 @@ def field_errors(messages: dict, location: str | None = None, prefix: str = "") 
     """Flatten marshmallow's nested error messages into a list of {field, message} entries."""
     errors: list[dict] = []
     for key, value in messages.items():
-        field = f"{prefix}.{key}" if prefix else str(key)
+        field = clip(f"{prefix}.{key}" if prefix else str(key), MAX_FIELD_CHARS)
         if isinstance(value, dict):
             errors.extend(field_errors(value, location, field))
             continue
@@ -86,6 +91,11 @@ def field_errors(messages: dict, location: str | None = None, prefix: str = "") 
     return errors
 
 
+def clip(text: str, limit: int) -> str:
+    """Shorten text a caller sent to at most `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _reason(message: str) -> str:
     """Derive a stable machine reason from marshmallow's standard messages."""
     lowered = message.lower()
@@ -97,6 +107,7 @@ def _reason(message: str) -> str:
         ("must be one of", "not_allowed"),
         ("field may not be null", "null"),
         ("length", "invalid_length"),
+        ("out of range", "out_of_range"),
     ):
         if needle in lowered:
             return reason
@@ -104,22 +115,32 @@ def _reason(message: str) -> str:
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> Response:
-    """Build an application/problem+json response."""
+    """Build an application/problem+json response; quoted input is clipped and escaped."""
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": clip(detail, MAX_TEXT_CHARS),
         "code": code,
     }
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
     body.update({key: value for key, value in extra.items() if value is not None})
-    response = current_app.response_class(
-        json.dumps(body), status=status, mimetype="application/problem+json"
-    )
-    return response
+    if "errors" in body:
+        body["errors"] = [_clipped(entry) for entry in body["errors"]]
+    # Escaped, `<script>` in a field name reaches the client as data, never as markup.
+    text = json.dumps(body).translate(_HTML_SAFE)
+    return current_app.response_class(text, status=status, mimetype="application/problem+json")
+
+
+def _clipped(entry: dict) -> dict:
+    """One per-field error with its field and message clipped."""
+    clipped = dict(entry)
+    for name, limit in (("field", MAX_FIELD_CHARS), ("message", MAX_TEXT_CHARS)):
+        if isinstance(clipped.get(name), str):
+            clipped[name] = clip(clipped[name], limit)
+    return clipped
 
 
 def from_domain_error(error: DomainError) -> Response:

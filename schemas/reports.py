@@ -2,6 +2,8 @@
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from schemas.common import moment
+
 KINDS = ("phone", "phone_range", "sender_id", "url", "domain", "message")
 CATEGORIES = (
     "government_impersonation",
@@ -30,8 +32,9 @@ class ReportSchema(Schema):
     )
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    observed_at = fields.AwareDateTime(
-        required=True, metadata={"description": "When the scam was seen; not in the future"}
+    observed_at = moment(
+        required=True,
+        metadata={"description": "When the scam was seen: from 2000, not in the future"},
     )
     evidence_ref = fields.String(
         required=True,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import requires
 from scamshare.services import audit as service
 from schemas.audit import AuditPageSchema, AuditQuerySchema

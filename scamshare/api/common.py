@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 
+import flask_smorest
 from flask import g, jsonify, request
 from sqlalchemy.exc import IntegrityError
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
-from scamshare import db
+from scamshare import db, text
 from scamshare.services import idempotency
 from scamshare.services.audit import Actor
 
@@ -18,6 +22,27 @@ IDEMPOTENCY_KEY_HEADER = {
     "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
     "description": "Retries with the same key and body return the first response",
 }
+
+
+class _Parser(FlaskParser):
+    """webargs' Flask parser, decoding JSON bodies with the node's bounded, checked decoder."""
+
+    def _raw_load_json(self, req):
+        """Decode the body as text.loads does; webargs words a malformed body as its own."""
+        if not is_json_request(req):
+            return core.missing
+        try:
+            return text.loads(req.get_data(cache=True))
+        except json.JSONDecodeError:
+            raise
+        except ValueError as error:  # not UTF-8, or an integer of thousands of digits
+            raise json.JSONDecodeError(str(error), "<body>", 0) from None
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with the node's JSON decoding; every API module uses it."""
+
+    ARGUMENTS_PARSER = _Parser()
 
 
 def accepts(*mimetypes: str):

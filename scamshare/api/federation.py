@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 
 from scamshare import db
-from scamshare.api.common import actor
+from scamshare.api.common import Blueprint, actor
 from scamshare.auth import requires
 from scamshare.clock import utcnow
 from scamshare.errors import DomainError

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import current_caller, requires
 from scamshare.services import indicators as service
 from schemas.indicators import IndicatorDetailSchema, IndicatorPageSchema, IndicatorQuerySchema

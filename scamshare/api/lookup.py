@@ -6,10 +6,10 @@ import functools
 from collections.abc import Callable
 
 from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import Caller, current_caller, requires
 from scamshare.clock import utcnow
 from scamshare.db import fast

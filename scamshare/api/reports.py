@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from flask import current_app, request
-from flask_smorest import Blueprint
 
-from scamshare import db, ingest_formats
-from scamshare.api.common import IDEMPOTENCY_KEY_HEADER, accepts, idempotent
+from scamshare import db, ingest_formats, text
+from scamshare.api.common import IDEMPOTENCY_KEY_HEADER, Blueprint, accepts, idempotent
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
 from scamshare.errors import Invalid
@@ -55,19 +50,16 @@ def _read_body() -> tuple[list, bool]:
     raw = request.get_data(cache=False)
     if request.mimetype == "application/json":
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            body = text.loads(raw)
+        except ValueError:
             raise Invalid("The request body is not valid JSON.", code="malformed_json") from None
         if isinstance(body, dict) and "reports" in body:
             return _batch_items(body), False
         return [body], True
-    text = ingest_formats.decode(raw)
+    upload = ingest_formats.decode(raw)
     if request.mimetype == "application/x-ndjson":
-        lines = text.splitlines()
-        return [ingest_formats.ndjson_item(line) for line in lines if line.strip()], False
-    reader = csv.DictReader(io.StringIO(text))
-    ingest_formats.check_csv_header(reader.fieldnames)
-    return [ingest_formats.csv_item(row) for row in reader], False
+        return ingest_formats.ndjson_items(upload), False
+    return ingest_formats.csv_items(upload), False
 
 
 def _batch_items(body: dict) -> list:

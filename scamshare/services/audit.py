@@ -9,9 +9,13 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from scamshare.errors import clip
 from scamshare.models import Actor, AuditEntry
 
 NODE = Actor(organisation_name="node")
+
+# A target quotes a request's path, which a caller makes as long as it likes.
+_TARGET_CHARS = AuditEntry.__table__.c.target.type.length
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ def record(
         organisation_name=actor.organisation_name,
         key_id=actor.key_id,
         action=action,
-        target=target,
+        target=None if target is None else clip(target, _TARGET_CHARS),
         outcome=outcome,
         details=details or {},
     )

@@ -6,7 +6,7 @@ Nothing here writes: services/reports.py stores what these checks accept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
@@ -19,10 +19,10 @@ from scamshare.auth import Caller
 from scamshare.errors import Forbidden, field_errors
 from scamshare.fastload import compile_loader
 from scamshare.models import ProtectedValue
+from schemas.common import CLOCK_SKEW
 from schemas.reports import ReportSchema
 
 VERIFYING_ROLES = frozenset({"regulator", "law_enforcement"})
-CLOCK_SKEW = timedelta(minutes=5)  # observed_at a little ahead of our clock is the sender's clock
 _load_report = compile_loader(ReportSchema())
 
 

@@ -20,7 +20,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('csv_head', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('csv_tail', sa.Text(), nullable=True))
 
-    # The stored text is rendered by revision 0006, with the one writer of download lines
+    # The stored text is rendered by revision 0007, with the one writer of download lines
     # (scamshare.indicators.render), which replaces these columns.
 
 

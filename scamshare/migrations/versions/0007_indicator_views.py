@@ -1,7 +1,7 @@
 """indicator views: what operators see of each indicator and its download lines, one writer
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 The blocklist's CSV fields were stored in two parts (csv_head, csv_tail) and joined with the
 rest by SQL per dialect; the merged view of peer origins was computed by SQL at every download.
@@ -19,8 +19,8 @@ from alembic import op
 from scamshare.indicators import render, rules
 from scamshare.models import UTCDateTime
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
@@ -56,18 +56,19 @@ _READ = [c for c in _indicators.c if c.name not in (
 
 def upgrade() -> None:
     """Apply this revision."""
-    with op.batch_alter_table('indicators', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('shown_status', sa.String(16), nullable=False, server_default='reported')
-        )
-        batch_op.add_column(
-            sa.Column('shown_risk', sa.String(16), nullable=False, server_default='low')
-        )
-        batch_op.add_column(sa.Column('origins', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('csv_line', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('json_item', sa.Text(), nullable=True))
-        batch_op.drop_column('csv_tail')
-        batch_op.drop_column('csv_head')
+    # Plain ALTER TABLE on both engines (SQLite 3.35 and later drop a column in place): batch
+    # mode would copy the table, and SQLite refuses to drop a table that reports refer to.
+    op.add_column(
+        'indicators',
+        sa.Column('shown_status', sa.String(16), nullable=False, server_default='reported'),
+    )
+    op.add_column(
+        'indicators', sa.Column('shown_risk', sa.String(16), nullable=False, server_default='low')
+    )
+    for name in ('origins', 'csv_line', 'json_item'):
+        op.add_column('indicators', sa.Column(name, sa.Text(), nullable=True))
+    op.drop_column('indicators', 'csv_tail')
+    op.drop_column('indicators', 'csv_head')
     _render_all(op.get_context().config.attributes.get('country', 'SG'))
 
 
@@ -105,11 +106,7 @@ def _rendered(indicator, country: str, policies: dict) -> dict:
 
 def downgrade() -> None:
     """Undo this revision (the stored lines of 0005 are left empty: a new stamp fills them)."""
-    with op.batch_alter_table('indicators', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('csv_head', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('csv_tail', sa.Text(), nullable=True))
-        batch_op.drop_column('json_item')
-        batch_op.drop_column('csv_line')
-        batch_op.drop_column('origins')
-        batch_op.drop_column('shown_risk')
-        batch_op.drop_column('shown_status')
+    op.add_column('indicators', sa.Column('csv_head', sa.Text(), nullable=True))
+    op.add_column('indicators', sa.Column('csv_tail', sa.Text(), nullable=True))
+    for name in ('json_item', 'csv_line', 'origins', 'shown_risk', 'shown_status'):
+        op.drop_column('indicators', name)
