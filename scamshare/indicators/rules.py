@@ -206,6 +206,24 @@ def _when(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+# The columns merged_view reads: a query of just these gives rows it takes as indicators.
+VIEW_COLUMNS = (
+    Indicator.kind,
+    Indicator.value,
+    Indicator.status,
+    Indicator.removal_reason,
+    Indicator.risk,
+    Indicator.category_counts,
+    Indicator.report_count,
+    Indicator.org_count,
+    Indicator.country_count,
+    Indicator.first_reported_at,
+    Indicator.last_reported_at,
+    Indicator.expires_at,
+    Indicator.foreign,
+)
+
+
 def merged_view(indicator: Indicator, country: str, policies: dict[str, str]) -> View:
     """The merged view of an indicator: its own facts plus every peer origin that lists it.
 

@@ -149,8 +149,8 @@ def lookup_many(session: Session, items: list[dict], region: str, country: str) 
     keys = sorted({(a.kind, a.value) for a in asked})
     rows = {}
     for kind, part in lifecycle.by_kind(keys):
-        query = select(Indicator).where(Indicator.kind == kind, Indicator.value.in_(part))
-        rows.update(((i.kind, i.value), i) for i in session.scalars(query))
+        query = select(*rules.VIEW_COLUMNS).where(Indicator.kind == kind, Indicator.value.in_(part))
+        rows.update(((row.kind, row.value), row) for row in session.execute(query))
     results = []
     policies = peers.cached_policies(session)
     for item, normalised in zip(items, asked, strict=True):
