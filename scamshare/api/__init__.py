@@ -26,6 +26,7 @@ from scamshare.api import (
     protected,
     reports,
     stats,
+    taxii,
 )
 from scamshare.api.common import actor as caller_actor
 from scamshare.db import SAFE_METHODS
@@ -138,6 +139,7 @@ def init_app(app: Flask) -> ScamShareApi:
         federation,
     ):
         api.register_blueprint(module.blp)
+    app.register_blueprint(taxii.bp)  # TAXII's own media types and errors, outside OpenAPI
     return api
 
 
