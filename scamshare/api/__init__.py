@@ -17,6 +17,7 @@ from scamshare.api import (
     blocklist,
     disconnections,
     federation,
+    feeds,
     health,
     indicators,
     lookup,
@@ -137,6 +138,7 @@ def init_app(app: Flask) -> ScamShareApi:
         lookup,
         messages,
         federation,
+        feeds,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(taxii.bp)  # TAXII's own media types and errors, outside OpenAPI

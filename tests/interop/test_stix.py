@@ -37,6 +37,12 @@ def bundle(client, credential, **query) -> dict:
     return json.loads(response.data)
 
 
+def list_two(client, regulator) -> None:
+    """List +6581234567 and +6591234567 with verified reports."""
+    two = (report("+65 8123 4567", verified=True), report("+65 9123 4567", verified=True))
+    submit_batch(client, regulator, *two)
+
+
 def disconnect(client, credential, number: str) -> None:
     """Post a disconnection notice of a number, disconnected today."""
     response = client.post(
@@ -102,12 +108,7 @@ def test_ids_are_stable_and_each_change_is_a_newer_version(client, keys):
 
 def test_a_delta_bundle_revokes_a_disconnected_number(client, keys):
     """After a disconnection, the delta since the earlier cursor holds a revoked version."""
-    submit_batch(
-        client,
-        keys["regulator"],
-        report("+65 8123 4567", verified=True),
-        report("+65 9123 4567", verified=True),
-    )
+    list_two(client, keys["regulator"])
     cursor = int(
         client.get("/api/v1/blocklist", headers=keys["operator"].headers).headers[
             "X-ScamShare-Cursor"
