@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from scamshare.errors import NotFound
@@ -20,8 +20,8 @@ _BATCH = 5000
 
 
 def _bucket():
-    """The bucket of an indicator, in SQL."""
-    return Indicator.id % misp.BUCKETS
+    """The bucket of an indicator, in SQL (a literal, so GROUP BY matches the selected column)."""
+    return Indicator.id % literal_column(str(misp.BUCKETS))
 
 
 def manifest(session: Session, country: str, tlp: str) -> dict:
