@@ -43,6 +43,13 @@ DEFAULTS: dict[str, Any] = {
     "BATCH_MAX": 10000,
     # Interop (scamshare/interop): the TLP 2.0 marking of every STIX object and MISP event.
     "TLP": "TLP:AMBER",
+    # TAXII import (scamshare/services/taxii_import.py): a scheduler job when URL is set.
+    "TAXII_IMPORT_URL": "",  # a TAXII 2.1 API root
+    "TAXII_IMPORT_COLLECTION": "",
+    "TAXII_IMPORT_ORG": "",  # the organisation (name or id) the reports are submitted as
+    "TAXII_IMPORT_USER": "",
+    "TAXII_PASSWORD": "",  # the TAXII server's password, for the command and the job
+    "TAXII_IMPORT_INTERVAL_SECONDS": 3600,
 }
 TLP_LEVELS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 

@@ -14,17 +14,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scamshare import db
 from scamshare import policy as rules
 from scamshare.auth import Caller
+from scamshare.clock import utcnow
 from scamshare.db import insert_for
 from scamshare.errors import Invalid
 from scamshare.interop import stix, stix_import
 from scamshare.interop.taxii import MEDIA_TYPE
 from scamshare.models import Counter
-from scamshare.services import reports
+from scamshare.services import importer, reports
+from scamshare.services import organisations as orgs_service
 
 PAGE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -119,3 +123,46 @@ def submit_page(
         result = reports.submit(session, items, caller, policy=policy, now=now, atomic=False)
         outcome.accepted += len(result.accepted)
         outcome.rejected += len(result.rejected)
+
+
+class Stopped(Exception):
+    """An import that stopped on a page: why, and what the committed pages did."""
+
+    def __init__(self, reason: str, outcome: Outcome):
+        """Keep the reason and the outcome so far."""
+        super().__init__(reason)
+        self.reason = reason
+        self.outcome = outcome
+
+
+def run_import(
+    app: Flask, url: str, collection: str, organisation: str, user: str | None
+) -> tuple[Caller, Outcome, str | None]:
+    """Pull what was added to a collection since the last run, one transaction per page.
+
+    The password is the node setting SCAMSHARE_TAXII_PASSWORD, never a command-line argument.
+    Returns the caller the reports were submitted as, the outcome and where the run started.
+    """
+    with db.transaction(app) as session:
+        caller = importer.caller_for(orgs_service.find_organisation(session, organisation))
+        name = state_name(url, collection)
+        added_after = resume_point(session, name)
+    auth = (user, app.config["TAXII_PASSWORD"]) if user else None
+    objects_url = f"{url.rstrip('/')}/collections/{collection}/objects/"
+    outcome = Outcome()
+    timeout = httpx.Timeout(app.config["FEDERATION_READ_TIMEOUT"])
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            for page in pages(client, objects_url, added_after, auth):
+                with db.transaction(app) as session:
+                    policy = app.extensions["scamshare.policy"]
+                    submit_page(session, page, caller, policy, utcnow(), outcome)
+                    if page.last_added:
+                        remember(session, name, page.last_added)
+    except Invalid as error:
+        if error.code != "taxii_failed":
+            raise
+        raise Stopped(error.message, outcome) from None
+    except httpx.HTTPError as error:
+        raise Stopped(f"The TAXII server could not be read: {error}.", outcome) from None
+    return caller, outcome, added_after

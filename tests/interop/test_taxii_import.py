@@ -160,3 +160,28 @@ def test_import_without_the_password_says_what_the_server_answered(
     )
     assert result.exit_code != 0
     assert "401" in result.output
+
+
+def test_the_scheduler_imports_when_a_collection_is_configured(app, client, keys, medallion_url):
+    """With SCAMSHARE_TAXII_IMPORT_* set, the scheduler's job pulls new indicators."""
+    from scamshare import scheduler
+
+    operator = make_credential(app, "operator", name="CERT feed")
+    assert "taxii_import" not in {job.name for job in scheduler.node_jobs(app)}
+    app.config.update(
+        TAXII_IMPORT_URL=medallion_url,
+        TAXII_IMPORT_COLLECTION=COLLECTION,
+        TAXII_IMPORT_ORG=str(operator.organisation_id),
+        TAXII_IMPORT_USER=USER,
+        TAXII_PASSWORD=PASSWORD,
+    )
+    [job] = [job for job in scheduler.node_jobs(app) if job.name == "taxii_import"]
+    publish(medallion_url, indicator("[phone-number:value = '+6581234567']"))
+    keeper = scheduler.LeaseKeeper(app, "host-a:1")
+    assert scheduler.run_job(app, job, keeper) == {"accepted": 1, "rejected": 0}
+    publish(medallion_url, indicator("[ipv4-addr:value = '198.51.100.7']"))
+    assert scheduler.run_job(app, job, keeper) == {
+        "accepted": 0,
+        "rejected": 0,
+        "pattern_not_understood": 1,
+    }
