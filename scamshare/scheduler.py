@@ -26,7 +26,7 @@ from scamshare.clock import utcnow
 from scamshare.federation.identity import load
 from scamshare.federation.push import Pusher, http_client
 from scamshare.models import Lease
-from scamshare.services import audit
+from scamshare.services import audit, taxii_import
 from scamshare.services.expiry import expire_due
 from scamshare.services.peers import list_peers
 
@@ -75,9 +75,22 @@ def _federate(method: str) -> Callable[[Session, Flask, datetime], dict]:
     return run
 
 
+def _taxii_import(session: Session, app: Flask, now: datetime) -> dict:
+    """Pull the configured TAXII collection's new indicators as reports (own transactions)."""
+    config = app.config
+    _, outcome, _ = taxii_import.run_import(
+        app,
+        config["TAXII_IMPORT_URL"],
+        config["TAXII_IMPORT_COLLECTION"],
+        config["TAXII_IMPORT_ORG"],
+        config["TAXII_IMPORT_USER"] or None,
+    )
+    return {"accepted": outcome.accepted, "rejected": outcome.rejected, **outcome.skipped}
+
+
 def node_jobs(app: Flask) -> list[Job]:
     """Every job of this node, each with its reason."""
-    return [
+    jobs = [
         Job(
             "expire",
             _expire,
@@ -97,6 +110,16 @@ def node_jobs(app: Flask) -> list[Job]:
             "cursors can drift (a restored backup, a lost batch): compare digests, resend drift",
         ),
     ]
+    if app.config["TAXII_IMPORT_URL"]:
+        jobs.append(
+            Job(
+                "taxii_import",
+                _taxii_import,
+                app.config["TAXII_IMPORT_INTERVAL_SECONDS"],
+                "a CERT's new indicators should reach operators without anyone running a command",
+            )
+        )
+    return jobs
 
 
 def holder_id() -> str:

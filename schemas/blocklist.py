@@ -6,7 +6,7 @@ from webargs.fields import DelimitedList
 from schemas.common import COUNTRIES, CURSOR_MAX
 from schemas.reports import CATEGORIES, KINDS
 
-FORMATS = ("csv", "json", "ndjson", "txt")
+FORMATS = ("csv", "json", "ndjson", "txt", "stix")
 RISKS = ("low", "medium", "high", "very_high")
 EXPORTED_STATUSES = ("listed", "disputed")
 
@@ -16,7 +16,10 @@ class BlocklistQuerySchema(Schema):
 
     format = fields.String(
         validate=validate.OneOf(FORMATS),
-        metadata={"description": "csv, json, ndjson or txt; else the Accept header decides (csv)"},
+        metadata={
+            "description": "csv, json, ndjson, txt or stix (a STIX 2.1 bundle); else the Accept "
+            "header decides (csv)"
+        },
     )
     since = fields.Integer(
         validate=validate.Range(min=0, max=CURSOR_MAX),

@@ -20,6 +20,7 @@ from scamshare.api import (
     blocklist,
     disconnections,
     federation,
+    feeds,
     health,
     indicators,
     lookup,
@@ -29,6 +30,7 @@ from scamshare.api import (
     protected,
     reports,
     stats,
+    taxii,
 )
 from scamshare.api.common import actor as caller_actor
 from scamshare.db import SAFE_METHODS
@@ -188,8 +190,10 @@ def init_app(app: Flask) -> ScamShareApi:
         lookup,
         messages,
         federation,
+        feeds,
     ):
         api.register_blueprint(module.blp)
+    app.register_blueprint(taxii.bp)  # TAXII's own media types and errors, outside OpenAPI
     return api
 
 

@@ -51,6 +51,7 @@ def _negotiated_format() -> str:
 @blp.alt_response(200, schema=_TEXT, content_type="text/csv", headers=_HEADERS, success=True)
 @blp.alt_response(200, schema=_TEXT, content_type="application/x-ndjson", success=True)
 @blp.alt_response(200, schema=_TEXT, content_type="text/plain", success=True)
+@blp.alt_response(200, schema=_TEXT, content_type=service.MEDIA_TYPES["stix"], success=True)
 @blp.alt_response(
     304,
     description="Not modified: the full list at this cursor is the one named in If-None-Match",
@@ -60,7 +61,7 @@ def _negotiated_format() -> str:
     },
 )
 def download(query, _conditional):
-    """Download the blocklist (or every change after `since`) as csv, json, ndjson or txt."""
+    """Download the blocklist (or every change after `since`) as csv, json, ndjson, txt or stix."""
     # If-None-Match is read by werkzeug, which knows ETag lists and weak tags; the header
     # schema documents it.
     fmt = query.get("format") or _negotiated_format()
@@ -84,6 +85,7 @@ def _opened(session, fmt: str, query: dict, gzip: bool) -> service.Download:
         service.Filters.from_query(query),
         current_app.config["COUNTRY"],
         query.get("since"),
+        current_app.config["TLP"],
     )
     etag = blocklist.etag(gzip)
     blocklist.not_modified = etag is not None and request.if_none_match.contains_weak(etag)

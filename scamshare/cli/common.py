@@ -7,6 +7,8 @@ import getpass
 import click
 from flask import Flask, current_app
 
+from scamshare import db
+from scamshare.auth import Caller
 from scamshare.errors import DomainError
 from scamshare.services import audit
 
@@ -28,3 +30,16 @@ def current() -> Flask:
 def fail(error: DomainError) -> None:
     """Turn a domain error into a clean command failure."""
     raise click.ClickException(error.message)
+
+
+def record_import(app: Flask, caller: Caller, details: dict, outcome: str = "ok") -> None:
+    """Write one import (a file or a TAXII pull) to the audit log, in its own transaction."""
+    with db.transaction(app) as session:
+        audit.record(
+            session,
+            actor(),
+            "reports.import",
+            target=f"organisation:{caller.organisation_id}",
+            outcome=outcome,
+            details=details,
+        )

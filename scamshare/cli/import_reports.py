@@ -18,15 +18,18 @@ from rich.progress import (
 )
 
 from scamshare import db
-from scamshare.cli.common import actor, current, fail
+from scamshare.cli import taxii_import
+from scamshare.cli.common import current, fail, record_import
 from scamshare.clock import utcnow
 from scamshare.errors import DomainError
-from scamshare.services import audit, importer
+from scamshare.services import importer
 from scamshare.services import organisations as orgs_service
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--org", "organisation", required=True, help="Organisation (name or id) reporting")
 @click.option(
     "--format",
@@ -46,20 +49,34 @@ from scamshare.services import organisations as orgs_service
 @click.option(
     "--atomic", is_flag=True, help="One transaction: import nothing if a row is rejected."
 )
+@click.option("--taxii", "taxii_url", help="Pull from this TAXII 2.1 API root instead of a FILE")
+@click.option("--collection", help="The TAXII collection id (with --taxii)")
+@click.option("--user", help="TAXII user name; the password is read from SCAMSHARE_TAXII_PASSWORD")
 @with_appcontext
 def import_reports(
-    file: Path,
+    file: Path | None,
     organisation: str,
     file_format: str | None,
     batch_size: int,
     rejects_path: Path | None,
     atomic: bool,
+    taxii_url: str | None,
+    collection: str | None,
+    user: str | None,
 ) -> None:
     """Load reports from a CSV or NDJSON FILE in batches, as one organisation's submissions.
 
     Each batch is one transaction through the same submission service as the API, committed
-    before the next starts; with --atomic the whole file is one transaction instead.
+    before the next starts; with --atomic the whole file is one transaction instead. With
+    --taxii and --collection, STIX indicators are pulled from a TAXII 2.1 server instead.
     """
+    if taxii_url is not None or collection is not None:
+        if not taxii_url or not collection or file is not None:
+            raise click.UsageError("--taxii and --collection go together, without a FILE.")
+        taxii_import.run(taxii_url, collection, organisation, user)
+        return
+    if file is None:
+        raise click.UsageError("Give a FILE to import, or --taxii URL --collection ID.")
     app = current()
     try:
         file_format = importer.file_format(file, file_format)
@@ -122,15 +139,8 @@ def import_reports(
             tally.close()
 
     failed = atomic and tally.rejected > 0
-    with db.transaction(app) as session:
-        audit.record(
-            session,
-            actor(),
-            "reports.import",
-            target=f"organisation:{caller.organisation_id}",
-            outcome="rejected" if failed else "ok",
-            details={"file": file.name, "format": file_format, "atomic": atomic, **tally.counts()},
-        )
+    details = {"file": file.name, "format": file_format, "atomic": atomic, **tally.counts()}
+    record_import(app, caller, details, outcome="rejected" if failed else "ok")
     click.echo(
         f"{file.name}: {tally.rows} rows, {0 if failed else tally.accepted} reports accepted, "
         f"{tally.rejected} rejected (as {caller.organisation_name})"

@@ -28,23 +28,27 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from scamshare.config import MEMBER_STATES
 from scamshare.errors import Invalid
 from scamshare.indicators import lifecycle, render, rules
+from scamshare.interop import stix
 from scamshare.models import EXPORTED_STATUSES, RISKS, Actor, Indicator
 from scamshare.services import audit
 
-FORMATS = ("csv", "json", "ndjson", "txt")
+FORMATS = ("csv", "json", "ndjson", "txt", "stix")
 MEDIA_TYPES = {
     "csv": "text/csv",
     "json": "application/json",
     "ndjson": "application/x-ndjson",
     "txt": "text/plain",
+    "stix": stix.MEDIA_TYPE,
 }
 PHONE_KINDS = ("phone", "phone_range")
 # Rows per page: large enough that per-page costs vanish, small enough to keep memory flat.
 BATCH = 5000
 _MAX_CODE = 999
-_SEPARATORS = {"csv": "\r\n", "txt": "\n", "ndjson": "\n", "json": ",\n"}
+_SEPARATORS = {"csv": "\r\n", "txt": "\n", "ndjson": "\n", "json": ",\n", "stix": ",\n"}
+_ENCLOSED = ("json", "stix")  # formats whose rows sit between a head and a tail
 _STORED = {"csv": Indicator.csv_line, "json": Indicator.json_item, "ndjson": Indicator.json_item}
 
 
@@ -128,6 +132,7 @@ class Download:
     cursor: int
     since: int | None
     policies: dict[str, str] = field(default_factory=dict, repr=False)
+    tlp: str = "TLP:AMBER"
     not_modified: bool = False  # the caller's copy (If-None-Match) is this very list
 
     @property
@@ -175,15 +180,22 @@ class Download:
         elif self.format == "json":
             head = {"cursor": self.cursor, "since": self.since, "country": self.country}
             yield json.dumps(head)[:-1] + ', "items": [\n'
+        elif self.format == "stix":
+            yield stix.bundle_head(stix.bundle_id(self.etag(False) or self.filename))
         separator = _SEPARATORS[self.format]
-        pages = self._delta_pages() if self.is_delta else self._pages()
+        if self.format == "stix":
+            pages = self._stix_pages()
+        else:
+            pages = self._delta_pages() if self.is_delta else self._pages()
         for number, page in enumerate(pages):
-            if self.format == "json":
+            if self.format in _ENCLOSED:
                 yield ("" if number == 0 else separator) + page
             else:
                 yield page + separator
         if self.format == "json":
             yield "\n]}\n"
+        elif self.format == "stix":
+            yield stix.BUNDLE_TAIL
 
     def _pages(self) -> Iterator[str]:
         """The stored lines of the snapshot, each page joined into one text by the database.
@@ -235,6 +247,42 @@ class Download:
         separator = _SEPARATORS[self.format]
         for rows in self.session.execute(query).partitions():
             yield separator.join(self._delta_line(row) for row in rows)
+
+    def _stix_pages(self) -> Iterator[str]:
+        """The bundle's objects: the fixed ones, then a page of indicators at a time.
+
+        A full bundle holds the listings; a delta every value stamped after the cursor, those
+        operators no longer receive as revoked versions (a value that only left the filter is
+        left out: revoking it would tell every consumer it is no longer a scam).
+        """
+        fixed = stix.fixed_objects(self.country, self.tlp, MEMBER_STATES)
+        yield _SEPARATORS["stix"].join(stix.dumps(obj) for obj in fixed)
+        policies = self.policies or lifecycle.peer_policies(self.session)
+        match = and_(Indicator.exported.is_(True), *self.filters.current_conditions())
+        if self.is_delta:
+            where = [Indicator.sequence > self.since, Indicator.sequence <= self.cursor]
+            query = select(Indicator, match.label("match")).where(
+                *where, *self.filters.fixed_conditions()
+            )
+            query = query.order_by(Indicator.sequence)
+        else:
+            query = select(Indicator, literal(True).label("match")).where(
+                Indicator.exported.is_(True), *self.filters.conditions()
+            )
+            if self.filters.limit is not None:
+                query = query.order_by(*_top_order()).limit(self.filters.limit)
+            else:
+                query = query.order_by(Indicator.id)
+        query = query.execution_options(yield_per=BATCH)
+        for rows in self.session.execute(query).partitions():
+            objects = []
+            for indicator, matched in rows:
+                version = stix.version_of(indicator, self.country, policies)
+                if matched or version.revoked:
+                    obj = stix.indicator_object(version, self.country, self.tlp)
+                    objects.append(stix.dumps(obj))
+            if objects:
+                yield _SEPARATORS["stix"].join(objects)
 
     def _delta_line(self, row) -> str:
         """One delta row through the one writer: upsert when the snapshot holds it, else remove."""
@@ -323,7 +371,12 @@ def _query_error(name: str, reason: str, message: str) -> dict:
 
 
 def open_download(
-    session: Session, fmt: str, filters: Filters, country: str, since: int | None = None
+    session: Session,
+    fmt: str,
+    filters: Filters,
+    country: str,
+    since: int | None = None,
+    tlp: str = "TLP:AMBER",
 ) -> Download:
     """Read the cursor and prepare the download in one consistent snapshot of the database.
 
@@ -345,7 +398,7 @@ def open_download(
             errors=[_query_error("since", "cursor_ahead", f"at most {cursor}")],
         )
     policies = lifecycle.peer_policies(session) if since is not None else {}
-    return Download(session, fmt, filters, country, cursor, since, policies)
+    return Download(session, fmt, filters, country, cursor, since, policies, tlp)
 
 
 def record_download(
