@@ -6,6 +6,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from scamshare import __version__
 from scamshare.app import create_app
 from scamshare.cli import (
     database,
@@ -27,12 +28,24 @@ def _create_app() -> Flask:
     return app
 
 
+class ScamShareGroup(FlaskGroup):
+    """Flask's command group without Flask's own options: the command is ScamShare's."""
+
+    def __init__(self, **extra):
+        """Keep FlaskGroup's app loading; drop -A/--app, -e/--env-file and --debug."""
+        super().__init__(add_version_option=False, **extra)
+        self.params = [
+            param for param in self.params if param.name not in {"app", "env_file", "debug"}
+        ]
+
+
 @click.group(
-    cls=FlaskGroup,
+    cls=ScamShareGroup,
     create_app=_create_app,
     add_default_commands=False,
     load_dotenv=False,
 )
+@click.version_option(__version__, prog_name="scamshare", message="%(prog)s %(version)s")
 def main() -> None:
     """ScamShare node: submissions, indicators, blocklists and federation."""
 

@@ -98,7 +98,8 @@ def peers_list() -> None:
             )
             click.echo(
                 f"{peer.node_id}\t{peer.country}\t{peer.policy}\t{peer.url}\t"
-                f"cursor {peer.cursor}\tlag {peers_service.lag(session, peer)}\t{health}"
+                f"cursor: change {peer.cursor}\t"
+                f"lag: {peers_service.lag(session, peer)} changes unacknowledged\t{health}"
             )
 
 

@@ -25,6 +25,14 @@ from scamshare.cli.common import current
 def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
     """Serve the API with waitress, creating and migrating the database on first start."""
     app = current()
+    try:
+        # Bind before touching the database, so a busy port fails fast and changes nothing.
+        server = waitress.create_server(
+            app, host=host, port=port, threads=threads, ident="scamshare"
+        )
+    except OSError as error:
+        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        raise SystemExit(1) from None
     issued = initialise(app)
     if with_scheduler:
         keeper = scheduler.LeaseKeeper(app, scheduler.holder_id())
@@ -37,8 +45,13 @@ def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
         click.echo("New database: sample organisations and their API keys (shown only now):")
         for issued_key in issued:
             click.echo(f"  {issued_key.role:<16} {issued_key.organisation:<40} {issued_key.key}")
-    click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="scamshare")
+    else:
+        click.echo(
+            "Existing database: keys are shown only when created. "
+            "Make one with: scamshare keys create --org NAME (names: scamshare orgs list)"
+        )
+    click.echo(f"listening on http://{host}:{port}; API docs: http://{host}:{port}/api/v1/docs")
+    server.run()
 
 
 @click.command("scheduler")
