@@ -21,6 +21,7 @@ from scamshare.api import (
     indicators,
     lookup,
     messages,
+    metrics,
     node,
     organisations,
     protected,
@@ -136,6 +137,7 @@ def init_app(app: Flask) -> ScamShareApi:
         lookup,
         messages,
         federation,
+        metrics,
     ):
         api.register_blueprint(module.blp)
     return api

@@ -9,7 +9,7 @@ import json
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from scamshare import db, ingest_formats
+from scamshare import db, ingest_formats, metrics
 from scamshare.api.common import IDEMPOTENCY_KEY_HEADER, accepts, idempotent
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
@@ -113,6 +113,7 @@ def submit_reports(query: dict) -> dict:
         now=utcnow(),
         atomic=single or query["atomic"],
     )
+    metrics.count_submission(len(result.accepted), [item["reason"] for item in result.rejected])
     # to_dict() already has the schema's exact shape and types; dumping thousands of nested
     # entries through marshmallow (twice, with the decorator's own dump) took longer than
     # storing them, so idempotent() sends it as it is. The schema still documents it.
