@@ -13,7 +13,7 @@ from scamshare import db, ingest_formats, metrics
 from scamshare.api.common import IDEMPOTENCY_KEY_HEADER, accepts, idempotent
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
-from scamshare.errors import Invalid
+from scamshare.errors import DomainError, Invalid
 from scamshare.services import reports as service
 from schemas.reports import SubmissionQuerySchema, SubmissionResultSchema
 
@@ -57,7 +57,10 @@ def _read_body() -> tuple[list, bool]:
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            raise Invalid("The request body is not valid JSON.", code="malformed_json") from None
+            # A syntax error is 400, as for every other JSON endpoint (webargs' own parsing).
+            raise DomainError(
+                "The request body is not valid JSON.", code="malformed_json"
+            ) from None
         if isinstance(body, dict) and "reports" in body:
             return _batch_items(body), False
         return [body], True
