@@ -53,6 +53,19 @@ def node_init(force: bool) -> None:
     click.echo(node.public_key)
 
 
+@node_group.command("show")
+@with_appcontext
+def node_show() -> None:
+    """Print the node's id and country; its public key is alone on the last line."""
+    app = current()
+    try:
+        node = identity.load(app.config["DATA_DIR"], app.config["NODE_KEY"])
+    except identity.IdentityError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"node {app.config['NODE_ID']} ({app.config['COUNTRY']}); public key:")
+    click.echo(node.public_key)
+
+
 @click.group("peers")
 def peers_group() -> None:
     """Peer nodes of other member states."""
