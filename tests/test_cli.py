@@ -159,7 +159,7 @@ def test_version_and_help_are_scamshares(cli):
     run = cli("MY")
     assert run("--version").output == f"scamshare {__version__}\n"
     usage = run("--help").output
-    for command in ("serve", "demo", "peers", "sync"):
+    for command in ("serve", "demo", "peers", "sync", "backup", "restore"):
         assert f"  {command} " in usage
     for flask_option in ("--app", "--env-file", "--debug", "Flask"):
         assert flask_option not in usage

@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 from scamshare import __version__
 from scamshare.app import create_app
 from scamshare.cli import (
+    backup,
     database,
     demo,
     expire,
@@ -64,5 +65,7 @@ for _command in (
     federation.peers_group,
     federation.sync_command,
     demo.demo_command,
+    backup.backup_command,
+    backup.restore_command,
 ):
     main.add_command(_command)
