@@ -172,17 +172,24 @@ def test_two_nodes_served_as_the_recipe_says_sync_on_schedule(empty_databases, t
 
         wait_for(listed_on_my, "the scheduled push from SG to MY")
 
-        def pushes() -> float:
-            """Scheduler push runs as any of SG's gunicorn workers reports them."""
+        def sample(name: str, **labels: str) -> float:
+            """One metric of SG as any of its gunicorn workers reports it (all processes')."""
             scrape = httpx.get(
                 f"{sg['url']}/metrics", headers={"Authorization": f"Bearer {sg['keys']['admin']}"}
             )
             return sum(
-                sample.value
+                found.value
                 for family in text_string_to_metric_families(scrape.text)
-                for sample in family.samples
-                if sample.name == "scamshare_scheduler_job_runs_total"
-                and sample.labels == {"job": "push", "outcome": "ok"}
+                for found in family.samples
+                if found.name == name and found.labels == labels
             )
 
-        assert wait_for(pushes, "the scheduler's push runs in /metrics", 30) >= 1
+        runs = wait_for(
+            lambda: sample("scamshare_scheduler_job_runs_total", job="push", outcome="ok"),
+            "the scheduler's push runs in /metrics",
+            30,
+        )
+        assert runs >= 1
+        applied = {"peer": "scamshare-my", "outcome": "applied"}
+        assert sample("scamshare_peer_contributions_total", **applied) == 1
+        assert sample("scamshare_peer_lag_changes", peer="scamshare-my") == 0
