@@ -192,14 +192,18 @@ def add_receiver(workdir: Path, sender, sender_identity, country: str, node_id: 
         sender_entry = peers_service.Registration(
             "bench-sg", "SG", "http://127.0.0.1:1", sender_identity.public_key
         )
-        peers_service.add_peer(session, audit.NODE, sender_entry, node_id)
+        peers_service.add_peer(
+            session, audit.NODE, sender_entry, app.extensions["scamshare.policy"]
+        )
     app.extensions["scamshare.engine"].dispose()
     port = free_port()
     with transaction(sender) as session:
         receiver_entry = peers_service.Registration(
             node_id, country, f"http://127.0.0.1:{port}", own.public_key
         )
-        peers_service.add_peer(session, audit.NODE, receiver_entry, "bench-sg")
+        peers_service.add_peer(
+            session, audit.NODE, receiver_entry, sender.extensions["scamshare.policy"]
+        )
     return Receiver(node_id, port, start_node(data_dir, country, node_id, port))
 
 

@@ -132,7 +132,9 @@ def peer_each_other(
                     other.identity.public_key,
                     policy(country),
                 )
-                peers_service.add_peer(session, actor, registration, node.app.config["NODE_ID"])
+                peers_service.add_peer(
+                    session, actor, registration, node.app.extensions["scamshare.policy"]
+                )
 
 
 def _create_organisations(

@@ -36,6 +36,7 @@ class Policy:
     appeal_overdue: timedelta = timedelta(days=5)
     range_max: int = 1000
     country: str = "SG"  # the node's member state: its own origin in every merged view
+    node_id: str = "scamshare-sg"
 
     @classmethod
     def from_config(cls, config: dict) -> Policy:
@@ -66,6 +67,7 @@ class Policy:
             appeal_overdue=timedelta(days=config["APPEAL_OVERDUE_DAYS"]),
             range_max=config["RANGE_MAX"],
             country=config["COUNTRY"],
+            node_id=config["NODE_ID"],
         )
 
 

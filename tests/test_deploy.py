@@ -191,5 +191,11 @@ def test_two_nodes_served_as_the_recipe_says_sync_on_schedule(empty_databases, t
         )
         assert runs >= 1
         applied = {"peer": "scamshare-my", "outcome": "applied"}
+        # MY may list the value a moment before SG's push run records what it delivered.
+        wait_for(
+            lambda: sample("scamshare_peer_contributions_total", **applied),
+            "the push's applied count in /metrics",
+            30,
+        )
         assert sample("scamshare_peer_contributions_total", **applied) == 1
         assert sample("scamshare_peer_lag_changes", peer="scamshare-my") == 0

@@ -70,25 +70,39 @@ def download(query, _conditional):
     # request's session down before a streamed body is sent.
     session = db.reader()
     try:
-        blocklist = service.open_download(
-            session,
-            fmt,
-            service.Filters.from_query(query),
-            current_app.config["COUNTRY"],
-            query.get("since"),
-        )
-        etag = blocklist.etag(gzip)
-        not_modified = etag is not None and request.if_none_match.contains_weak(etag)
-        with db.transaction(current_app._get_current_object()) as log:
-            service.record_download(log, actor(), blocklist, not_modified=not_modified, gzip=gzip)
+        blocklist = _opened(session, fmt, query, gzip)
     except BaseException:
         session.close()
         raise
+    return _response(session, blocklist, gzip)
+
+
+def _opened(session, fmt: str, query: dict, gzip: bool) -> service.Download:
+    """Open the download and audit it (with whether the caller's copy is still current)."""
+    blocklist = service.open_download(
+        session,
+        fmt,
+        service.Filters.from_query(query),
+        current_app.config["COUNTRY"],
+        query.get("since"),
+    )
+    etag = blocklist.etag(gzip)
+    blocklist.not_modified = etag is not None and request.if_none_match.contains_weak(etag)
+    with db.transaction(current_app._get_current_object()) as log:
+        service.record_download(
+            log, actor(), blocklist, not_modified=blocklist.not_modified, gzip=gzip
+        )
+    return blocklist
+
+
+def _response(session, blocklist: service.Download, gzip: bool) -> Response:
+    """The streamed file (or 304) with its cursor, file name, ETag and encoding headers."""
     headers = {CURSOR_HEADER: str(blocklist.cursor), "Vary": "Accept, Accept-Encoding"}
-    if not_modified:
+    if blocklist.not_modified:
         session.close()
         response = Response(status=304, headers=headers)
     else:
+        fmt = blocklist.format
         response = Response(
             blocklist.chunks(gzip),
             content_type=service.MEDIA_TYPES[fmt] + _CHARSET.get(fmt, ""),
@@ -98,6 +112,7 @@ def download(query, _conditional):
         response.headers["Content-Disposition"] = f'attachment; filename="{blocklist.filename}"'
         if gzip:
             response.headers["Content-Encoding"] = "gzip"
+    etag = blocklist.etag(gzip)
     if etag is not None:
         response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"

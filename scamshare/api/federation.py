@@ -148,7 +148,7 @@ def add_peer(body):
     """Register a peer node with its public key and the local policy for its listings."""
     session = db.session()
     peer = service.add_peer(
-        session, actor(), service.Registration(**body), current_app.config["NODE_ID"]
+        session, actor(), service.Registration(**body), current_app.extensions["scamshare.policy"]
     )
     session.commit()
     return _with_lag(session, peer)
@@ -160,7 +160,7 @@ def add_peer(body):
 def remove_peer(node_id: str):
     """Forget a peer."""
     session = db.session()
-    service.remove_peer(session, actor(), node_id)
+    service.remove_peer(session, actor(), node_id, current_app.extensions["scamshare.policy"])
     session.commit()
 
 

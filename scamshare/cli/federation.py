@@ -141,7 +141,7 @@ def peers_add(node_id: str, country: str, url: str, public_key: str, policy: str
                 session,
                 _actor(),
                 peers_service.Registration(node_id, country, url, public_key, policy),
-                app.config["NODE_ID"],
+                app.extensions["scamshare.policy"],
             )
     except DomainError as error:
         raise click.ClickException(error.message) from None
@@ -173,9 +173,12 @@ def peers_list() -> None:
 @with_appcontext
 def peers_remove(node_id: str) -> None:
     """Forget a peer."""
+    app = current()
     try:
-        with db.transaction(current()) as session:
-            peers_service.remove_peer(session, _actor(), node_id)
+        with db.transaction(app) as session:
+            peers_service.remove_peer(
+                session, _actor(), node_id, app.extensions["scamshare.policy"]
+            )
     except DomainError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"peer {node_id} removed")

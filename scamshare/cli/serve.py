@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-import waitress
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 
-from scamshare import scheduler
+from scamshare import scheduler, serving
 from scamshare.bootstrap import initialise
 from scamshare.cli.common import current
 
@@ -17,22 +16,37 @@ from scamshare.cli.common import current
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
 @click.option(
+    "--bulk-threads",
+    default=serving.BULK_THREADS,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worker threads blocklist downloads may hold at once (0: any).",
+)
+@click.option(
     "--with-scheduler",
     is_flag=True,
     help="Also run the scheduler in this process (embedded default; still under the lease).",
 )
+@click.option(
+    "--server-option",
+    "server_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override one waitress setting (e.g. connection_limit=4000); repeatable.",
+)
 @with_appcontext
-def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
+def serve(
+    host: str,
+    port: int,
+    threads: int,
+    bulk_threads: int,
+    with_scheduler: bool,
+    server_options: tuple[str, ...],
+) -> None:
     """Serve the API with waitress, creating and migrating the database on first start."""
+    # Settings first: a bad one fails before the database is touched.
+    adj = serving.adjustments(host, port, threads, serving.parse_overrides(server_options))
     app = current()
-    try:
-        # Bind before touching the database, so a busy port fails fast and changes nothing.
-        server = waitress.create_server(
-            app, host=host, port=port, threads=threads, ident="scamshare"
-        )
-    except OSError as error:
-        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror}", err=True)
-        raise SystemExit(1) from None
     issued = initialise(app)
     if with_scheduler:
         keeper = scheduler.LeaseKeeper(app, scheduler.holder_id())
@@ -50,8 +64,20 @@ def serve(host: str, port: int, threads: int, with_scheduler: bool) -> None:
             "Existing database: keys are shown only when created. "
             "Make one with: scamshare keys create --org NAME (names: scamshare orgs list)"
         )
-    click.echo(f"listening on http://{host}:{port}; API docs: http://{host}:{port}/api/v1/docs")
-    server.run()
+    listening = []
+
+    def announce() -> None:
+        """Say where the docs are, once the server listens."""
+        listening.append(True)
+        click.echo(f"listening on http://{host}:{port}; API docs: http://{host}:{port}/api/v1/docs")
+
+    try:
+        serving.serve(app, adj, bulk_threads, on_listening=announce)
+    except OSError as error:
+        if listening:
+            raise
+        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        raise SystemExit(1) from None
 
 
 @click.command("scheduler")

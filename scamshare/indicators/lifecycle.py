@@ -5,6 +5,9 @@ protection all come here. Each gathers the facts the rules need (indicators/rule
 what they decide, and stamps every change operators would see with the next value of the
 node-wide sequence, a history row and an audit entry; the stamp also stores the listing's
 merged view and its download lines (indicators/render.py).
+
+It is longer than most modules on purpose: every way an indicator changes is here, so that
+none of them can skip a rule, a stamp or a history row.
 """
 
 from __future__ import annotations
@@ -271,6 +274,37 @@ class Lifecycle:
             self._stamp(changes)
         self._write(indicators)
         return changes
+
+    def refresh_origin(self, country: str, why: str) -> int:
+        """Show one origin country's listings under this node's current policy for it.
+
+        The stored lines name each origin's policy (block or warn); registering or removing a
+        peer changes it, and operators receive the change as a new version of each listing.
+        Returns how many listings changed.
+        """
+        self.__dict__.pop("policies", None)  # read the peer table afresh
+        changed, last = 0, 0
+        while True:
+            query = (
+                select(Indicator)
+                .where(
+                    Indicator.exported.is_(True),
+                    Indicator.origins.contains(f"{country}:"),
+                    Indicator.id > last,
+                )
+                .order_by(Indicator.id)
+                .limit(WRITE_CHUNK)
+                .with_for_update()
+            )
+            indicators = list(self.session.scalars(query))
+            if not indicators:
+                return changed
+            last = indicators[-1].id
+            stale = [i for i in indicators if self.view(i).origins_text != i.origins]
+            with self.session.no_autoflush:
+                self._stamp([Change(i, i.status, why, own=False) for i in stale])
+            self._write(stale)
+            changed += len(stale)
 
     def _stamp(self, changes: list[Change]) -> None:
         """Give each change the next sequence value, store its view, write history and audit."""

@@ -9,6 +9,9 @@ applying the deltas after C to the snapshot taken at C gives the current snapsho
 A full list joins the lines the lifecycle stored with each listing (indicators/render.py), a
 page at a time inside the database: a million rows fetched into Python would cost several times
 the database's own dump. A delta is small and rendered by the same writer as it is read.
+
+It stays one module (about 360 lines) because the filters, the snapshot and the delta must
+agree on what a download holds; splitting them would put that agreement in two places.
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ class Download:
     cursor: int
     since: int | None
     policies: dict[str, str] = field(default_factory=dict, repr=False)
+    not_modified: bool = False  # the caller's copy (If-None-Match) is this very list
 
     @property
     def is_delta(self) -> bool:

@@ -23,7 +23,7 @@ from scamshare import policy as rules
 from scamshare.auth import Caller, check_role
 from scamshare.errors import Invalid
 from scamshare.models import Organisation
-from scamshare.services import reports
+from scamshare.services import report_checks, reports
 from schemas.reports import ReportSchema
 
 FORMATS = ("csv", "ndjson")
@@ -170,7 +170,7 @@ def import_batch(
     """
     outcome = BatchOutcome()
     pending = rows
-    if caller.role not in reports.VERIFYING_ROLES:
+    if caller.role not in report_checks.VERIFYING_ROLES:
         # The API refuses a whole request for one such report; a file gets those rows rejected.
         message = f"verified needs a regulator or law-enforcement organisation, not {caller.role}"
         refused = {row.index for row in rows if _claims_verified(row.item)}

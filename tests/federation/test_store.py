@@ -12,6 +12,8 @@ from sqlalchemy import select
 from scamshare.clock import utcnow
 from scamshare.db import transaction
 from scamshare.models import AuditEntry
+from scamshare.services import audit
+from scamshare.services import peers as peers_service
 from tests import reporting
 from tests.federation.peers import batch_of, contribution_from, encode, signed_post, sync
 
@@ -202,3 +204,24 @@ def test_a_value_several_origins_list_shows_their_merged_facts(nodes):
     sync(sg)
     held = my.get("/api/v1/lookup", my.operator, value="+60123456789").json()
     assert [o["country"] for o in held["origins"]] == ["SG"]  # MY's own view is its own
+
+
+def test_a_change_of_peer_policy_is_a_new_version_of_its_listings(nodes):
+    """Registering a peer again with warn shows its listings as warn, in the next delta too."""
+    sg, my = nodes["SG"], nodes["MY"]
+    assert signed_post(sg, my, encode(batch_of(my, [contribution_from(my, 1)]))).json()["applied"]
+    full = sg.get("/api/v1/blocklist", sg.operator, format="json")
+    assert full.json()["items"][0]["origins"] == [{"country": "MY", "policy": "block"}]
+    cursor = full.headers["X-ScamShare-Cursor"]
+    with transaction(sg.app) as session:
+        rules = sg.app.extensions["scamshare.policy"]
+        peers_service.remove_peer(session, audit.NODE, my.node_id, rules)
+        registration = peers_service.Registration(
+            my.node_id, "MY", my.url, my.identity.public_key, "warn"
+        )
+        peers_service.add_peer(session, audit.NODE, registration, rules)
+    delta = sg.get("/api/v1/blocklist", sg.operator, format="json", since=cursor).json()
+    [item] = delta["items"]
+    assert (item["action"], item["origins"]) == ("upsert", [{"country": "MY", "policy": "warn"}])
+    line = sg.get("/api/v1/blocklist", sg.operator, format="csv").text.splitlines()[1]
+    assert ",MY:warn," in line
