@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, g, request
 from werkzeug.exceptions import InternalServerError
 
-from scamshare import api, db, errors, logs
+from scamshare import api, db, errors, logs, metrics
 from scamshare import config as config_module
 from scamshare.policy import Policy
 
@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["scamshare.policy"] = Policy.from_config(app.config)
     db.init_app(app)
     logs.init_app(app)
+    metrics.init_app(app)
     api.init_app(app)
     app.after_request(api.audit_failure)
     app.register_error_handler(InternalServerError, _internal_error)

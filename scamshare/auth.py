@@ -43,6 +43,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "messages.check": frozenset({"regulator", "law_enforcement", "operator"}),
     "peers.read": frozenset({"regulator", "admin"}),
     "peers.manage": frozenset({"admin"}),
+    "metrics.read": frozenset({"admin"}),
 }
 
 KEY_PREFIX = "ss"

@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "FEDERATION_ATTEMPTS": 3,
     "FEDERATION_RETRY_BASE_SECONDS": 1,
     "FEDERATION_BACKOFF_SECONDS": 60,
+    # How long peers still accept batches signed with a node's previous key after it rotates.
+    "KEY_ROTATION_OVERLAP_SECONDS": 7 * 24 * 3600,
     "BATCH_MAX": 10000,
     # Interop (scamshare/interop): the TLP 2.0 marking of every STIX object and MISP event.
     "TLP": "TLP:AMBER",

@@ -143,16 +143,27 @@ def _clipped(entry: dict) -> dict:
     return clipped
 
 
+# One title per status, whichever part of the node refused the request (RFC 9110's names).
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorised",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
 def from_domain_error(error: DomainError) -> Response:
     """Render a domain error."""
-    title = {
-        400: "Bad request",
-        401: "Unauthorised",
-        403: "Forbidden",
-        404: "Not found",
-        409: "Conflict",
-        422: "Unprocessable content",
-    }.get(error.status, "Error")
+    title = TITLES.get(error.status, "Error")
     response = problem(
         error.status, title, error.message, error.code, errors=error.errors or None, **error.extra
     )
@@ -205,7 +216,7 @@ def from_http_exception(error: HTTPException) -> Response:
         code = "body_too_large"
     else:
         code = _HTTP_CODES.get(status, "http_error")
-    response = problem(status, error.name, str(detail), code, errors=errors)
+    response = problem(status, TITLES.get(status, error.name), str(detail), code, errors=errors)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if status == 405 and error.get_response().headers.get("Allow"):

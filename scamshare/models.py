@@ -359,6 +359,9 @@ class Peer(Base):
     last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    # After the peer rotates its key: the old one, still accepted until previous_key_until.
+    previous_public_key: Mapped[str | None] = mapped_column(String(100))
+    previous_key_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from flask import Flask
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from scamshare import db
+from scamshare import db, metrics
 from scamshare.clock import utcnow
 from scamshare.federation.identity import load
 from scamshare.federation.push import Pusher, http_client
@@ -176,17 +177,20 @@ def run_job(app: Flask, job: Job, keeper: LeaseKeeper) -> dict | None:
         return None
     actor = audit.Actor(organisation_name=f"scheduler:{keeper.holder}")
     now = keeper.clock()
+    started = time.perf_counter()
     try:
         with db.transaction(app) as session:
             result = job.run(session, app, now)
             audit.record(session, actor, f"job.{job.name}", details=result)
     except Exception as error:  # a failed run must be logged and audited, then retried later
+        metrics.observe_job(job.name, "error", time.perf_counter() - started)
         log.exception("job failed", extra={"fields": {"job": job.name}})
         with db.transaction(app) as session:
             audit.record(
                 session, actor, f"job.{job.name}", outcome="error", details={"error": str(error)}
             )
         return None
+    metrics.observe_job(job.name, "ok", time.perf_counter() - started)
     log.info("job done", extra={"fields": {"job": job.name, **result}})
     return result
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import resource
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import click
 from flask import Flask
@@ -220,7 +220,12 @@ class Server(TcpWSGIServer):
                 channel.handle_close()
 
 
-def serve(app: Flask, adj: Adjustments, bulk_threads: int) -> None:
+def serve(
+    app: Flask,
+    adj: Adjustments,
+    bulk_threads: int,
+    on_listening: Callable[[], None] = lambda: None,
+) -> None:
     """Serve the app until interrupted; bulk_threads 0 lets downloads take any worker thread."""
     dispatcher = LaneDispatcher(bulk_threads) if bulk_threads else ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
@@ -239,4 +244,5 @@ def serve(app: Flask, adj: Adjustments, bulk_threads: int) -> None:
             f"{adj.threads} threads ({bulk}), at most {adj.connection_limit} connections, "
             f"silent ones closed after {adj.channel_timeout} s"
         )
+    on_listening()  # only now: a busy port has raised OSError above, before any "listening"
     servers[0].run()

@@ -23,7 +23,8 @@ def printable(value: str) -> None:
 class ProtectedCreateSchema(Schema):
     """Request body to protect a value."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(PROTECTED_KINDS))
+    # The same default as `scamshare protected add`: most protected values are numbers.
+    kind = fields.String(load_default="phone", validate=validate.OneOf(PROTECTED_KINDS))
     value = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=2048), printable],

@@ -25,6 +25,7 @@ from scamshare.api import (
     indicators,
     lookup,
     messages,
+    metrics,
     node,
     organisations,
     protected,
@@ -191,6 +192,7 @@ def init_app(app: Flask) -> ScamShareApi:
         messages,
         federation,
         feeds,
+        metrics,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(taxii.bp)  # TAXII's own media types and errors, outside OpenAPI

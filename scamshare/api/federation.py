@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, request
 
 from scamshare import db
@@ -9,7 +11,7 @@ from scamshare.api.common import Blueprint, actor
 from scamshare.auth import requires
 from scamshare.clock import utcnow
 from scamshare.errors import DomainError
-from scamshare.federation import identity, receive, reconcile
+from scamshare.federation import identity, receive, reconcile, rotation
 from scamshare.services import peers as service
 from schemas.federation import (
     WIRE_VERSION,
@@ -56,14 +58,16 @@ class NotInitialised(DomainError):
 
 
 def node_identity() -> identity.NodeIdentity:
-    """This node's identity, loaded once per app."""
-    cached = current_app.extensions.get("scamshare.identity")
-    if cached is None:
+    """This node's identity, loaded once per app and again when `node rotate-key` replaced it."""
+    path = identity.key_path(current_app.config["DATA_DIR"])
+    stamp = path.stat().st_mtime_ns if path.exists() else None
+    cached, seen = current_app.extensions.get("scamshare.identity", (None, None))
+    if cached is None or seen != stamp:
         try:
             cached = identity.load(current_app.config["DATA_DIR"], current_app.config["NODE_KEY"])
         except identity.IdentityError as error:
             raise NotInitialised(str(error)) from None
-        current_app.extensions["scamshare.identity"] = cached
+        current_app.extensions["scamshare.identity"] = (cached, stamp)
     return cached
 
 
@@ -99,6 +103,19 @@ def receive_batch():
         request.get_data(cache=True),
         utcnow(),
     )
+    session.commit()
+    return result
+
+
+@blp.route("/key-rotation", methods=["POST"])
+@blp.doc(**_signed)
+@blp.response(200)
+def key_rotation():
+    """Take a peer's new public key, announced in a message signed with its current key."""
+    session = db.session()
+    overlap = timedelta(seconds=current_app.config["KEY_ROTATION_OVERLAP_SECONDS"])
+    body = request.get_data(cache=True)
+    result = rotation.accept(session, request.headers, body, utcnow(), overlap)
     session.commit()
     return result
 

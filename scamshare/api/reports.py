@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from scamshare import db, ingest_formats, text
+from scamshare import db, ingest_formats, metrics, text
 from scamshare.api.common import IDEMPOTENCY_KEY_HEADER, Blueprint, accepts, idempotent
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
-from scamshare.errors import Invalid
+from scamshare.errors import DomainError, Invalid
 from scamshare.services import reports as service
 from schemas.reports import SubmissionQuerySchema, SubmissionResultSchema
 
@@ -52,7 +52,10 @@ def _read_body() -> tuple[list, bool]:
         try:
             body = text.loads(raw)
         except ValueError:
-            raise Invalid("The request body is not valid JSON.", code="malformed_json") from None
+            # A syntax error is 400, as for every other JSON endpoint (webargs' own parsing).
+            raise DomainError(
+                "The request body is not valid JSON.", code="malformed_json"
+            ) from None
         if isinstance(body, dict) and "reports" in body:
             return _batch_items(body), False
         return [body], True
@@ -105,6 +108,7 @@ def submit_reports(query: dict) -> dict:
         now=utcnow(),
         atomic=single or query["atomic"],
     )
+    metrics.count_submission(len(result.accepted), [item["reason"] for item in result.rejected])
     # to_dict() already has the schema's exact shape and types; dumping thousands of nested
     # entries through marshmallow (twice, with the decorator's own dump) took longer than
     # storing them, so idempotent() sends it as it is. The schema still documents it.

@@ -6,8 +6,10 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from scamshare import __version__
 from scamshare.app import create_app
 from scamshare.cli import (
+    backup,
     database,
     demo,
     expire,
@@ -28,12 +30,24 @@ def _create_app() -> Flask:
     return app
 
 
+class ScamShareGroup(FlaskGroup):
+    """Flask's command group without Flask's own options: the command is ScamShare's."""
+
+    def __init__(self, **extra):
+        """Keep FlaskGroup's app loading; drop -A/--app, -e/--env-file and --debug."""
+        super().__init__(add_version_option=False, **extra)
+        self.params = [
+            param for param in self.params if param.name not in {"app", "env_file", "debug"}
+        ]
+
+
 @click.group(
-    cls=FlaskGroup,
+    cls=ScamShareGroup,
     create_app=_create_app,
     add_default_commands=False,
     load_dotenv=False,
 )
+@click.version_option(__version__, prog_name="scamshare", message="%(prog)s %(version)s")
 def main() -> None:
     """ScamShare node: submissions, indicators, blocklists and federation."""
 
@@ -53,5 +67,7 @@ for _command in (
     federation.peers_group,
     federation.sync_command,
     demo.demo_command,
+    backup.backup_command,
+    backup.restore_command,
 ):
     main.add_command(_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 from datetime import timedelta
@@ -54,12 +55,14 @@ class DemoNode:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-def run(base_port: int, data_dir: str | None, echo=click.echo) -> list[DemoNode]:
-    """Start the nodes, peer them, submit the sample reports, sync once and print the lists."""
-    base = Path(data_dir or tempfile.mkdtemp(prefix="scamshare-demo-"))
-    nodes = [DemoNode(c, base, base_port + i) for i, c in enumerate(COUNTRIES)]
-    for node in nodes:
-        node.thread.start()
+def run(base_port: int, base: Path, nodes: list[DemoNode], echo=click.echo) -> list[DemoNode]:
+    """Start the nodes, peer them, submit the sample reports, sync once and print the lists.
+
+    Each node is appended to `nodes` as soon as it exists, so the caller can stop it on Ctrl-C.
+    """
+    for i, country in enumerate(COUNTRIES):
+        nodes.append(DemoNode(country, base, base_port + i))
+        nodes[-1].thread.start()
     bootstrap.peer_each_other(
         nodes,
         policy=lambda country: "block" if country != "TH" else "warn",
@@ -105,12 +108,21 @@ def run(base_port: int, data_dir: str | None, echo=click.echo) -> list[DemoNode]
 @click.option("--base-port", default=8701, show_default=True, help="SG, MY, TH use 3 ports from it")
 @click.option("--data-dir", default=None, help="Where the three nodes keep their data (temp dir)")
 def demo_command(base_port: int, data_dir: str | None) -> None:
-    """Start SG, MY and TH nodes on loopback, federate sample reports, keep serving."""
-    nodes = run(base_port, data_dir)
+    """Start SG, MY and TH nodes on loopback, federate sample reports, keep serving.
+
+    Without --data-dir the nodes live in a temporary folder, removed on exit (Ctrl-C included).
+    """
+    base = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="scamshare-demo-"))
+    nodes: list[DemoNode] = []
     try:
+        run(base_port, base, nodes)
         threading.Event().wait()
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
         for node in nodes:
             node.server.close()
+            node.app.extensions["scamshare.engine"].dispose()
+        if not data_dir:
+            shutil.rmtree(base, ignore_errors=True)
+            click.echo(f"removed {base}")

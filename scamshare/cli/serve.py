@@ -59,8 +59,25 @@ def serve(
         click.echo("New database: sample organisations and their API keys (shown only now):")
         for issued_key in issued:
             click.echo(f"  {issued_key.role:<16} {issued_key.organisation:<40} {issued_key.key}")
-    click.echo(f"API docs: http://{host}:{port}/api/v1/docs")
-    serving.serve(app, adj, bulk_threads)
+    else:
+        click.echo(
+            "Existing database: keys are shown only when created. "
+            "Make one with: scamshare keys create --org NAME (names: scamshare orgs list)"
+        )
+    listening = []
+
+    def announce() -> None:
+        """Say where the docs are, once the server listens."""
+        listening.append(True)
+        click.echo(f"listening on http://{host}:{port}; API docs: http://{host}:{port}/api/v1/docs")
+
+    try:
+        serving.serve(app, adj, bulk_threads, on_listening=announce)
+    except OSError as error:
+        if listening:
+            raise
+        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        raise SystemExit(1) from None
 
 
 @click.command("scheduler")

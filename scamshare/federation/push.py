@@ -20,7 +20,7 @@ import httpx
 from flask import Flask
 from sqlalchemy import select
 
-from scamshare import db
+from scamshare import db, metrics
 from scamshare.clock import utcnow
 from scamshare.federation import reconcile, signing
 from scamshare.federation.identity import NodeIdentity
@@ -174,6 +174,9 @@ class Pusher:
             peer.cursor = max(peer.cursor, cursor)
             if report is None:
                 return
+            metrics.count_push(
+                node_id, report.sent, report.applied, report.ignored, report.rejected
+            )
             if report.error is None:
                 peer.last_success_at = now
                 peer.consecutive_failures = 0

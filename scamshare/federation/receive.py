@@ -37,7 +37,16 @@ def authenticate(session: Session, headers, body: bytes, now: datetime) -> Peer:
     try:
         signing.verify(peer.public_key, timestamp, signature, body, now)
     except signing.SignatureError as error:
-        raise Unauthorised(error.message, code=error.code) from None
+        overlapping = (
+            peer.previous_public_key and peer.previous_key_until and now < (peer.previous_key_until)
+        )
+        if error.code != "bad_signature" or not overlapping:
+            raise Unauthorised(error.message, code=error.code) from None
+        # The peer rotated its key: during the overlap its old key still signs.
+        try:
+            signing.verify(peer.previous_public_key, timestamp, signature, body, now)
+        except signing.SignatureError:
+            raise Unauthorised(error.message, code=error.code) from None
     return peer
 
 

@@ -312,9 +312,12 @@ def submit(
     candidates, refused = refuse_ranges_over_protected_numbers(session, candidates)
     rejected = sorted(rejected + refused, key=lambda r: r["index"])
     if rejected and atomic:
+        first = rejected[0]
         raise Invalid(
-            f"{len(rejected)} of {len(items)} reports are invalid; with atomic=true none was "
-            "accepted.",
+            f"The report is invalid ({first['field']}: {first['message']}); it was not accepted."
+            if len(items) == 1
+            else f"{len(rejected)} of {len(items)} reports are invalid; with atomic=true none "
+            "was accepted.",
             code="batch_rejected",
             errors=rejected,
         )

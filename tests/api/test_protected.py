@@ -98,6 +98,13 @@ def test_regulator_adds_lists_and_removes_a_protected_value(client, keys):
     assert protected_list(client, regulator)["items"] == []
 
 
+def test_a_protected_value_without_kind_is_a_phone_number_as_in_the_command(client, keys):
+    """POST /protected defaults `kind` to phone, like `scamshare protected add`."""
+    body = {"value": "1800 111 1111", "label": "DBS", "category": "bank_hotline"}
+    added = client.post("/api/v1/protected", json=body, headers=keys["regulator"].headers)
+    assert (added.status_code, added.json["kind"]) == (201, "phone")
+
+
 def test_protected_list_filters_and_pages_with_a_cursor(client, keys):
     """Kind and category filter; `next` walks the list in the order values were added."""
     regulator = keys["regulator"]

@@ -100,6 +100,24 @@ def test_a_single_invalid_report_is_422(client, keys):
     response = submit(client, keys["operator"], report("not a number"))
     assert response.status_code == 422
     assert response.json["errors"][0]["field"] == "value"
+    assert response.json["title"] == "Unprocessable content"
+    assert "atomic" not in response.json["detail"] and "value" in response.json["detail"]
+
+
+def test_an_unknown_kind_is_rejected_as_not_allowed(client, keys):
+    """A kind outside the vocabulary is the `not_allowed` reason the README documents."""
+    body = {"reports": [report(), report("x", kind="fax")]}
+    answer = submit(client, keys["operator"], body).json
+    assert answer["accepted"] == 1 and len(answer["reports"]) == 1
+    assert [(r["field"], r["reason"]) for r in answer["rejected"]] == [("kind", "not_allowed")]
+
+
+def test_validation_titles_are_the_same_from_every_part_of_the_node(client, keys):
+    """Query-string validation (webargs) and service validation share one 422 title."""
+    response = client.get(
+        "/api/v1/blocklist", query_string={"format": "xml"}, headers=keys["operator"].headers
+    )
+    assert (response.status_code, response.json["title"]) == (422, "Unprocessable content")
 
 
 def test_ndjson_and_csv_uploads_are_read_like_json(app, client, keys):
@@ -141,7 +159,8 @@ def test_upload_errors_are_clear(client, keys):
     bad_json = client.post(
         "/api/v1/reports", data="{", content_type="application/json", headers=headers
     )
-    assert bad_json.status_code == 422 and bad_json.json["code"] == "malformed_json"
+    assert bad_json.status_code == 400 and bad_json.json["code"] == "malformed_json"
+    assert bad_json.json["title"] == "Bad request"
     too_many = submit(client, keys["operator"], {"reports": [report()] * 10001})
     assert too_many.status_code == 422
     assert too_many.json["errors"][0]["field"] == "reports"

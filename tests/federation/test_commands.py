@@ -62,8 +62,8 @@ def test_peers_add_list_remove_from_the_command_line(run):
     )
     listing = run("peers", "list").output
     assert (
-        "scamshare-my\tMY\twarn\thttps://scamshare.mcmc.example\tcursor 0\tlag 0\tnever synced"
-        in listing
+        "scamshare-my\tMY\twarn\thttps://scamshare.mcmc.example\tcursor: change 0\t"
+        "lag: 0 changes unacknowledged\tnever synced" in listing
     )
     bad = run(
         "peers",
