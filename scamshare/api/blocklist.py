@@ -33,6 +33,16 @@ _HEADERS = {
     },
 }
 _TEXT = {"type": "string"}
+# A STIX 2.1 bundle (docs: README "STIX, TAXII and MISP"); its objects follow the STIX schemas.
+_BUNDLE = {
+    "type": "object",
+    "required": ["type", "id", "objects"],
+    "properties": {
+        "type": {"type": "string", "enum": ["bundle"]},
+        "id": {"type": "string"},
+        "objects": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 def _negotiated_format() -> str:
@@ -51,7 +61,7 @@ def _negotiated_format() -> str:
 @blp.alt_response(200, schema=_TEXT, content_type="text/csv", headers=_HEADERS, success=True)
 @blp.alt_response(200, schema=_TEXT, content_type="application/x-ndjson", success=True)
 @blp.alt_response(200, schema=_TEXT, content_type="text/plain", success=True)
-@blp.alt_response(200, schema=_TEXT, content_type=service.MEDIA_TYPES["stix"], success=True)
+@blp.alt_response(200, schema=_BUNDLE, content_type=service.MEDIA_TYPES["stix"], success=True)
 @blp.alt_response(
     304,
     description="Not modified: the full list at this cursor is the one named in If-None-Match",
