@@ -66,6 +66,7 @@ MOBILE_PLANS = {
     "BN": ("673", ["71", "72", "81", "87", "89"], 5),
     "TL": ("670", ["73", "74", "77", "78"], 6),
 }
+NODE_COUNTRY = "SG"  # the node the benchmark serves (its own origin in every line)
 COUNTRY_WEIGHTS = {"SG": 30, "MY": 15, "TH": 12, "PH": 12, "ID": 12, "VN": 10}
 WORDS = [
     "pay",
@@ -149,7 +150,9 @@ def indicator_rows(
     `seen` holds the numbers generated so far: small numbering plans (Brunei's seven digits)
     run out, and a number drawn twice becomes a URL instead.
     """
-    from scamshare.services.blocklist import stamped_parts
+    from types import SimpleNamespace
+
+    from scamshare.indicators import render, rules
 
     rng = random.Random(seed + start)
     seen = set() if seen is None else seen
@@ -195,10 +198,16 @@ def indicator_rows(
                 "updated_at": last,
             }
         )
-        row = rows[-1]  # the blocklist text that lifecycle.stamp stores with a listing
-        row["csv_head"], row["csv_tail"] = stamped_parts(
-            *(row[name] for name in ("status", "risk", "categories")),
-            *(row[name] for name in ("first_reported_at", "last_reported_at", "expires_at")),
+        row = rows[-1]  # the merged view and lines that lifecycle.stamp stores with a listing
+        view = rules.merged_view(
+            SimpleNamespace(**row, removal_reason=None, foreign=[]), NODE_COUNTRY, {}
+        )
+        row.update(
+            shown_status=view.status,
+            shown_risk=view.risk,
+            origins=view.origins_text,
+            csv_line=render.csv_line(view),
+            json_item=render.json_item(view),
         )
     return rows
 

@@ -46,7 +46,8 @@ from scamshare import migrations
 from scamshare.app import create_app
 from scamshare.db import make_engine, transaction
 from scamshare.federation import identity
-from scamshare.federation.push import Pusher, wire_contribution
+from scamshare.federation.outgoing import wire_contribution
+from scamshare.federation.push import Pusher
 from scamshare.models import Contribution, Counter, Indicator
 from scamshare.services import audit
 from scamshare.services import peers as peers_service
@@ -187,26 +188,21 @@ def add_receiver(workdir: Path, sender, sender_identity, country: str, node_id: 
     app = make_app(data_dir, country, node_id)
     own = identity.create(str(data_dir))
     with transaction(app) as session:
+        # The receivers never push back in this benchmark: the sender's URL is never used.
+        sender_entry = peers_service.Registration(
+            "bench-sg", "SG", "http://127.0.0.1:1", sender_identity.public_key
+        )
         peers_service.add_peer(
-            session,
-            audit.NODE,
-            node_id="bench-sg",
-            country="SG",
-            url="http://127.0.0.1:1",  # the receivers never push back in this benchmark
-            public_key=sender_identity.public_key,
-            own_node_id=node_id,
+            session, audit.NODE, sender_entry, app.extensions["scamshare.policy"]
         )
     app.extensions["scamshare.engine"].dispose()
     port = free_port()
     with transaction(sender) as session:
+        receiver_entry = peers_service.Registration(
+            node_id, country, f"http://127.0.0.1:{port}", own.public_key
+        )
         peers_service.add_peer(
-            session,
-            audit.NODE,
-            node_id=node_id,
-            country=country,
-            url=f"http://127.0.0.1:{port}",
-            public_key=own.public_key,
-            own_node_id="bench-sg",
+            session, audit.NODE, receiver_entry, sender.extensions["scamshare.policy"]
         )
     return Receiver(node_id, port, start_node(data_dir, country, node_id, port))
 

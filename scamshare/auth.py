@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -23,6 +25,9 @@ from scamshare.models import ApiKey
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     "node.read": frozenset({"regulator", "operator", "law_enforcement", "peer_node", "admin"}),
     "orgs.manage": frozenset({"regulator", "admin"}),
+    # Every organisation of any role and country; orgs.manage alone covers a regulator's own
+    # country's regulators, law enforcement and operators (services.organisations).
+    "orgs.manage_all": frozenset({"admin"}),
     "audit.read": frozenset({"regulator", "admin"}),
     "reports.submit": frozenset({"regulator", "law_enforcement", "operator"}),
     "protected.read": frozenset({"regulator"}),
@@ -38,6 +43,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "messages.check": frozenset({"regulator", "law_enforcement", "operator"}),
     "peers.read": frozenset({"regulator", "admin"}),
     "peers.manage": frozenset({"admin"}),
+    "metrics.read": frozenset({"admin"}),
 }
 
 KEY_PREFIX = "ss"
@@ -75,10 +81,13 @@ def authenticate(header: str | None) -> Caller:
             code="missing_key",
         )
     scheme, _, token = header.partition(" ")
+    if scheme.lower() == "basic":  # TAXII clients: the key id as user name, the key as password
+        scheme, token = "bearer", _basic_key(token)
     parts = token.strip().split(".")
     if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorised(
-            "The Authorization header must be 'Bearer ss.<key id>.<secret>'.",
+            "The Authorization header must be 'Bearer ss.<key id>.<secret>' (or HTTP Basic with "
+            "the key id as user name and the key as password).",
             code="invalid_key",
         )
     _, key_id, secret = parts
@@ -92,6 +101,18 @@ def authenticate(header: str | None) -> Caller:
         )
     _touch(key_id, record)
     return record.caller
+
+
+def _basic_key(credentials: str) -> str:
+    """The key of HTTP Basic credentials whose user name is its key id, else empty text."""
+    try:
+        user, _, password = (
+            base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    parts = password.split(".")
+    return password if len(parts) == 3 and parts[1] == user else ""
 
 
 @dataclass

@@ -40,8 +40,20 @@ DEFAULTS: dict[str, Any] = {
     "FEDERATION_ATTEMPTS": 3,
     "FEDERATION_RETRY_BASE_SECONDS": 1,
     "FEDERATION_BACKOFF_SECONDS": 60,
+    # How long peers still accept batches signed with a node's previous key after it rotates.
+    "KEY_ROTATION_OVERLAP_SECONDS": 7 * 24 * 3600,
     "BATCH_MAX": 10000,
+    # Interop (scamshare/interop): the TLP 2.0 marking of every STIX object and MISP event.
+    "TLP": "TLP:AMBER",
+    # TAXII import (scamshare/services/taxii_import.py): a scheduler job when URL is set.
+    "TAXII_IMPORT_URL": "",  # a TAXII 2.1 API root
+    "TAXII_IMPORT_COLLECTION": "",
+    "TAXII_IMPORT_ORG": "",  # the organisation (name or id) the reports are submitted as
+    "TAXII_IMPORT_USER": "",
+    "TAXII_PASSWORD": "",  # the TAXII server's password, for the command and the job
+    "TAXII_IMPORT_INTERVAL_SECONDS": 3600,
 }
+TLP_LEVELS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 
 
 class ConfigError(ValueError):
@@ -84,6 +96,10 @@ def finalise(config: dict) -> dict:
             f"SCAMSHARE_COUNTRY must be one of {' '.join(MEMBER_STATES)}, not {country!r}"
         )
     config["COUNTRY"] = country
+    tlp = str(config["TLP"]).upper()
+    if tlp not in TLP_LEVELS:
+        raise ConfigError(f"SCAMSHARE_TLP must be one of {' '.join(TLP_LEVELS)}, not {tlp!r}")
+    config["TLP"] = tlp
     config["NODE_ID"] = config["NODE_ID"] or f"scamshare-{country.lower()}"
     data_dir = Path(config["DATA_DIR"]).resolve()
     config["DATA_DIR"] = str(data_dir)

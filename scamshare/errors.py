@@ -8,6 +8,11 @@ from flask import Response, current_app, g, json
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE_BASE = "https://scamshare.asean/problems/"
+# Error bodies quote what callers sent (field names, ids, header values): at most this much.
+MAX_FIELD_CHARS = 200
+MAX_TEXT_CHARS = 1000
+# JSON escapes of the characters that make text markup, should anything ever render it as HTML.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 class DomainError(Exception):
@@ -71,7 +76,7 @@ def field_errors(messages: dict, location: str | None = None, prefix: str = "") 
     """Flatten marshmallow's nested error messages into a list of {field, message} entries."""
     errors: list[dict] = []
     for key, value in messages.items():
-        field = f"{prefix}.{key}" if prefix else str(key)
+        field = clip(f"{prefix}.{key}" if prefix else str(key), MAX_FIELD_CHARS)
         if isinstance(value, dict):
             errors.extend(field_errors(value, location, field))
             continue
@@ -86,6 +91,11 @@ def field_errors(messages: dict, location: str | None = None, prefix: str = "") 
     return errors
 
 
+def clip(text: str, limit: int) -> str:
+    """Shorten text a caller sent to at most `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _reason(message: str) -> str:
     """Derive a stable machine reason from marshmallow's standard messages."""
     lowered = message.lower()
@@ -97,6 +107,7 @@ def _reason(message: str) -> str:
         ("must be one of", "not_allowed"),
         ("field may not be null", "null"),
         ("length", "invalid_length"),
+        ("out of range", "out_of_range"),
     ):
         if needle in lowered:
             return reason
@@ -104,34 +115,55 @@ def _reason(message: str) -> str:
 
 
 def problem(status: int, title: str, detail: str, code: str, **extra: Any) -> Response:
-    """Build an application/problem+json response."""
+    """Build an application/problem+json response; quoted input is clipped and escaped."""
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": clip(detail, MAX_TEXT_CHARS),
         "code": code,
     }
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
     body.update({key: value for key, value in extra.items() if value is not None})
-    response = current_app.response_class(
-        json.dumps(body), status=status, mimetype="application/problem+json"
-    )
-    return response
+    if "errors" in body:
+        body["errors"] = [_clipped(entry) for entry in body["errors"]]
+    # Escaped, `<script>` in a field name reaches the client as data, never as markup.
+    text = json.dumps(body).translate(_HTML_SAFE)
+    return current_app.response_class(text, status=status, mimetype="application/problem+json")
+
+
+def _clipped(entry: dict) -> dict:
+    """One per-field error with its field and message clipped."""
+    clipped = dict(entry)
+    for name, limit in (("field", MAX_FIELD_CHARS), ("message", MAX_TEXT_CHARS)):
+        if isinstance(clipped.get(name), str):
+            clipped[name] = clip(clipped[name], limit)
+    return clipped
+
+
+# One title per status, whichever part of the node refused the request (RFC 9110's names).
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorised",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
 
 
 def from_domain_error(error: DomainError) -> Response:
     """Render a domain error."""
-    title = {
-        400: "Bad request",
-        401: "Unauthorised",
-        403: "Forbidden",
-        404: "Not found",
-        409: "Conflict",
-        422: "Unprocessable content",
-    }.get(error.status, "Error")
+    title = TITLES.get(error.status, "Error")
     response = problem(
         error.status, title, error.message, error.code, errors=error.errors or None, **error.extra
     )
@@ -184,7 +216,7 @@ def from_http_exception(error: HTTPException) -> Response:
         code = "body_too_large"
     else:
         code = _HTTP_CODES.get(status, "http_error")
-    response = problem(status, error.name, str(detail), code, errors=errors)
+    response = problem(status, TITLES.get(status, error.name), str(detail), code, errors=errors)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if status == 405 and error.get_response().headers.get("Allow"):

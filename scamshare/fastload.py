@@ -6,6 +6,10 @@ fields and validators once and returns a loader that checks the common case dire
 JSON types that the schema certainly accepts. Anything else (a missing field, a wrong type, a
 value marshmallow might coerce, a failing validator) goes to the schema itself, so results and
 error messages are always marshmallow's. A property test checks that both agree.
+
+What it buys, measured on the report schema (docs/benchmarks.md, "Ingest"): 68 µs per report
+through marshmallow against 7 µs here, where bare phone normalisation takes 42 µs; without it
+report ingestion does about a quarter less per second.
 """
 
 from __future__ import annotations
@@ -113,6 +117,18 @@ def _aware_datetime(valid: Callable[[Any], bool]) -> _Check:
     return check
 
 
+def _has_hooks(schema_class: type) -> bool:
+    """Whether a schema class declares pre_load, post_load or validates_schema methods.
+
+    marshmallow's hook decorators mark each method with `__marshmallow_hook__`; a schema with
+    any of them is loaded by marshmallow itself.
+    """
+    return any(
+        hasattr(getattr(schema_class, name, None), "__marshmallow_hook__")
+        for name in dir(schema_class)
+    )
+
+
 def compile_loader(schema: Schema) -> Callable[[Any], dict]:
     """Return a loader equivalent to `schema.load` for one object, fast on plain valid input."""
     if schema.unknown != RAISE or schema.many:
@@ -136,8 +152,7 @@ def compile_loader(schema: Schema) -> Callable[[Any], dict]:
         if callable(default):
             return schema.load
         plan.append((name, field.required, field.allow_none, default, check))
-    hooks = getattr(schema, "_hooks", {})
-    if any(hooks.get(kind) for kind in hooks):
+    if _has_hooks(type(schema)):
         return schema.load
     known = frozenset(name for name, *_ in plan)
 

@@ -1,7 +1,12 @@
-"""Typed SQLAlchemy models: organisations, keys, audit log, reports and indicators."""
+"""Typed SQLAlchemy models: organisations, keys, audit log, reports and indicators.
+
+One module for every table (about 400 lines), so that the schema reads in one place and
+migrations are compared with it whole (tests/test_migrations.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -86,6 +91,15 @@ class ApiKey(Base):
     organisation: Mapped[Organisation] = relationship(back_populates="keys", lazy="joined")
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: an organisation through a key, or the node itself (CLI, scheduler)."""
+
+    organisation_id: int | None = None
+    organisation_name: str | None = None
+    key_id: str | None = None
+
+
 class AuditEntry(Base):
     """One append-only record of who did what, when, and how it ended."""
 
@@ -154,17 +168,18 @@ class Indicator(Base):
     origin_version: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
     # Peer origins' exported contributions to this value, as the merged view shows them.
     foreign: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    # Whether operators receive this value: listed or disputed here or by any peer origin.
+    # What operators see of the value, as of its last stamp (indicators.rules.merged_view):
+    # whether they receive it, its status and risk over every origin, the categories of every
+    # origin that lists it (sorted, joined with `;`), its origins with this node's policy for
+    # each (`CC:policy;...`), and its blocklist CSV line and JSON item (indicators.render),
+    # stored because rendering a million rows per download cost ten times the database's dump.
     exported: Mapped[bool] = mapped_column(default=False, index=True)
-    # The category names, sorted and joined with `;`, as of the last stamp: what the blocklist
-    # shows of an exported value, stored because cutting it out of the JSON per row cost a
-    # third of a download.
+    shown_status: Mapped[str] = mapped_column(String(16), default="reported")
+    shown_risk: Mapped[str] = mapped_column(String(16), default="low")
     categories: Mapped[str | None] = mapped_column(Text)
-    # An own listing's blocklist CSV fields before and after its origins, but for its kind and
-    # value, as of the last stamp (services.blocklist.stamped_parts); NULL unless listed or
-    # disputed here.
-    csv_head: Mapped[str | None] = mapped_column(Text)
-    csv_tail: Mapped[str | None] = mapped_column(Text)
+    origins: Mapped[str | None] = mapped_column(Text)
+    csv_line: Mapped[str | None] = mapped_column(Text)
+    json_item: Mapped[str | None] = mapped_column(Text)
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -344,6 +359,9 @@ class Peer(Base):
     last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    # After the peer rotates its key: the old one, still accepted until previous_key_until.
+    previous_public_key: Mapped[str | None] = mapped_column(String(100))
+    previous_key_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scamshare.config import ConfigError
@@ -35,7 +35,8 @@ class Policy:
     delist_cooldown: timedelta = timedelta(days=30)
     appeal_overdue: timedelta = timedelta(days=5)
     range_max: int = 1000
-    extra: dict = field(default_factory=dict)
+    country: str = "SG"  # the node's member state: its own origin in every merged view
+    node_id: str = "scamshare-sg"
 
     @classmethod
     def from_config(cls, config: dict) -> Policy:
@@ -65,6 +66,8 @@ class Policy:
             delist_cooldown=timedelta(days=config["DELIST_COOLDOWN_DAYS"]),
             appeal_overdue=timedelta(days=config["APPEAL_OVERDUE_DAYS"]),
             range_max=config["RANGE_MAX"],
+            country=config["COUNTRY"],
+            node_id=config["NODE_ID"],
         )
 
 

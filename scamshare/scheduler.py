@@ -10,19 +10,26 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from scamshare import db
+from scamshare import db, metrics
 from scamshare.clock import utcnow
+from scamshare.federation.identity import load
+from scamshare.federation.push import Pusher, http_client
 from scamshare.models import Lease
-from scamshare.services import audit
+from scamshare.services import audit, taxii_import
+from scamshare.services.expiry import expire_due
+from scamshare.services.peers import list_peers
 
 LEASE_NAME = "scheduler"
 log = logging.getLogger("scamshare.scheduler")
@@ -40,8 +47,6 @@ class Job:
 
 def _expire(session: Session, app: Flask, now: datetime) -> dict:
     """End the listings whose last corroborating report is older than their kind's TTL."""
-    from scamshare.services.expiry import expire_due
-
     actor = audit.Actor(organisation_name="scheduler")
     return {"expired": expire_due(session, app.extensions["scamshare.policy"], now, actor)}
 
@@ -51,9 +56,6 @@ def _federate(method: str) -> Callable[[Session, Flask, datetime], dict]:
 
     def run(session: Session, app: Flask, now: datetime) -> dict:
         """Run the round with this node's identity; each peer's outcome is audited apart."""
-        from scamshare.federation.identity import load
-        from scamshare.federation.push import Pusher, http_client
-
         node = load(app.config["DATA_DIR"], app.config["NODE_KEY"])
         with http_client(app.config) as client:
             pusher = Pusher(app, node, client)
@@ -61,8 +63,6 @@ def _federate(method: str) -> Callable[[Session, Flask, datetime], dict]:
                 reports = pusher.push_all()
             else:
                 with db.transaction(app) as peers_session:
-                    from scamshare.services.peers import list_peers
-
                     names = [peer.node_id for peer in list_peers(peers_session)]
                 reports = [pusher.reconcile_peer(name) for name in names]
         return {
@@ -76,9 +76,22 @@ def _federate(method: str) -> Callable[[Session, Flask, datetime], dict]:
     return run
 
 
+def _taxii_import(session: Session, app: Flask, now: datetime) -> dict:
+    """Pull the configured TAXII collection's new indicators as reports (own transactions)."""
+    config = app.config
+    _, outcome, _ = taxii_import.run_import(
+        app,
+        config["TAXII_IMPORT_URL"],
+        config["TAXII_IMPORT_COLLECTION"],
+        config["TAXII_IMPORT_ORG"],
+        config["TAXII_IMPORT_USER"] or None,
+    )
+    return {"accepted": outcome.accepted, "rejected": outcome.rejected, **outcome.skipped}
+
+
 def node_jobs(app: Flask) -> list[Job]:
     """Every job of this node, each with its reason."""
-    return [
+    jobs = [
         Job(
             "expire",
             _expire,
@@ -98,6 +111,16 @@ def node_jobs(app: Flask) -> list[Job]:
             "cursors can drift (a restored backup, a lost batch): compare digests, resend drift",
         ),
     ]
+    if app.config["TAXII_IMPORT_URL"]:
+        jobs.append(
+            Job(
+                "taxii_import",
+                _taxii_import,
+                app.config["TAXII_IMPORT_INTERVAL_SECONDS"],
+                "a CERT's new indicators should reach operators without anyone running a command",
+            )
+        )
+    return jobs
 
 
 def holder_id() -> str:
@@ -154,26 +177,26 @@ def run_job(app: Flask, job: Job, keeper: LeaseKeeper) -> dict | None:
         return None
     actor = audit.Actor(organisation_name=f"scheduler:{keeper.holder}")
     now = keeper.clock()
+    started = time.perf_counter()
     try:
         with db.transaction(app) as session:
             result = job.run(session, app, now)
             audit.record(session, actor, f"job.{job.name}", details=result)
     except Exception as error:  # a failed run must be logged and audited, then retried later
+        metrics.observe_job(job.name, "error", time.perf_counter() - started)
         log.exception("job failed", extra={"fields": {"job": job.name}})
         with db.transaction(app) as session:
             audit.record(
                 session, actor, f"job.{job.name}", outcome="error", details={"error": str(error)}
             )
         return None
+    metrics.observe_job(job.name, "ok", time.perf_counter() - started)
     log.info("job done", extra={"fields": {"job": job.name, **result}})
     return result
 
 
 def build(app: Flask, keeper: LeaseKeeper, *, background: bool):
     """Build an APScheduler scheduler with every node job (blocking, or in a background thread)."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
     scheduler_class = BackgroundScheduler if background else BlockingScheduler
     scheduler = scheduler_class(timezone=UTC)
     for job in node_jobs(app):

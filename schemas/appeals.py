@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from schemas.common import CURSOR_MAX
 from schemas.protected import printable
 from schemas.reports import KINDS
 
@@ -54,7 +55,7 @@ class AppealQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(APPEAL_STATUSES))
     overdue = fields.Boolean(metadata={"description": "Only appeals open past the deadline"})
     before = fields.Integer(
-        validate=validate.Range(min=1, max=2**62),
+        validate=validate.Range(min=1, max=CURSOR_MAX),
         metadata={"description": "Cursor: the `next` value of the previous page"},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))

@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from schemas.common import CURSOR_MAX, moment
+
 
 class AuditQuerySchema(Schema):
     """Filters and keyset pagination for the audit log."""
@@ -12,10 +14,10 @@ class AuditQuerySchema(Schema):
     )
     organisation = fields.String(validate=validate.Length(max=200))
     outcome = fields.String(validate=validate.OneOf(("ok", "denied", "rejected", "error")))
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = moment()
+    until = moment()
     before = fields.Integer(
-        validate=validate.Range(min=1, max=2**62),
+        validate=validate.Range(min=1, max=CURSOR_MAX),
         metadata={"description": "Cursor: the `next` value of the previous page"},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))

@@ -3,13 +3,12 @@
 from marshmallow import Schema, fields, validate
 from webargs.fields import DelimitedList
 
-from schemas.common import COUNTRIES
+from schemas.common import COUNTRIES, CURSOR_MAX
 from schemas.reports import CATEGORIES, KINDS
 
-FORMATS = ("csv", "json", "ndjson", "txt")
+FORMATS = ("csv", "json", "ndjson", "txt", "stix")
 RISKS = ("low", "medium", "high", "very_high")
 EXPORTED_STATUSES = ("listed", "disputed")
-MAX_CURSOR = 2**62
 
 
 class BlocklistQuerySchema(Schema):
@@ -17,10 +16,13 @@ class BlocklistQuerySchema(Schema):
 
     format = fields.String(
         validate=validate.OneOf(FORMATS),
-        metadata={"description": "csv, json, ndjson or txt; else the Accept header decides (csv)"},
+        metadata={
+            "description": "csv, json, ndjson, txt or stix (a STIX 2.1 bundle); else the Accept "
+            "header decides (csv)"
+        },
     )
     since = fields.Integer(
-        validate=validate.Range(min=0, max=MAX_CURSOR),
+        validate=validate.Range(min=0, max=CURSOR_MAX),
         metadata={
             "description": "A cursor (X-ScamShare-Cursor of an earlier download): return every "
             "change after it, removals included"

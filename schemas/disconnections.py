@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from schemas.common import day
+
 
 class DisconnectionSchema(Schema):
     """One disconnected number."""
@@ -11,7 +13,7 @@ class DisconnectionSchema(Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "As the operator writes it; national numbers read in `region`"},
     )
-    disconnected_on = fields.Date(
+    disconnected_on = day(
         required=True,
         metadata={"description": "The day the number was disconnected (from 00:00 UTC)"},
     )
@@ -28,7 +30,7 @@ class DisconnectionRequestSchema(Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "One notice: the number"},
     )
-    disconnected_on = fields.Date(metadata={"description": "One notice: the day"})
+    disconnected_on = day(metadata={"description": "One notice: the day"})
     region = fields.String(validate=validate.Length(equal=2))
     disconnections = fields.List(
         fields.Nested(DisconnectionSchema),

@@ -7,6 +7,8 @@ field here, so they cannot leave a node (a test checks this).
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from schemas.common import count, moment, sequence
+
 WIRE_VERSION = 1
 KINDS = ("phone", "phone_range", "sender_id", "url", "domain", "message")
 STATUSES = ("listed", "disputed", "removed")
@@ -35,15 +37,19 @@ class ContributionSchema(StrictSchema):
         allow_none=True, load_default=None, validate=validate.OneOf(REMOVAL_REASONS)
     )
     risk = fields.String(required=True, validate=validate.OneOf(RISKS))
-    categories = fields.List(fields.String(validate=validate.Length(max=32)), required=True)
-    report_count = fields.Integer(required=True, validate=validate.Range(min=0))
-    org_count = fields.Integer(required=True, validate=validate.Range(min=0))
-    first_reported = fields.AwareDateTime(required=True, allow_none=True)
-    last_reported = fields.AwareDateTime(required=True, allow_none=True)
-    expires_at = fields.AwareDateTime(required=True, allow_none=True)
+    categories = fields.List(
+        fields.String(validate=validate.Length(max=32)),
+        required=True,
+        validate=validate.Length(max=32),
+    )
+    report_count = count(required=True)
+    org_count = count(required=True)
+    first_reported = moment(required=True, allow_none=True)
+    last_reported = moment(required=True, allow_none=True)
+    expires_at = moment(required=True, allow_none=True)
     origin_node = fields.String(required=True, validate=validate.Length(min=1, max=100))
     origin_country = fields.String(required=True, validate=validate.OneOf(COUNTRIES))
-    origin_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    origin_version = sequence(1, required=True)
 
 
 class BatchSchema(StrictSchema):
@@ -52,9 +58,9 @@ class BatchSchema(StrictSchema):
     wire_version = fields.Integer(required=True, validate=validate.Equal(WIRE_VERSION))
     sender = fields.String(required=True, validate=validate.Length(min=1, max=100))
     batch_id = fields.String(required=True, validate=validate.Length(min=8, max=64))
-    created_at = fields.AwareDateTime(required=True)
-    sequence_from = fields.Integer(required=True, validate=validate.Range(min=0))
-    sequence_to = fields.Integer(required=True, validate=validate.Range(min=0))
+    created_at = moment(required=True)
+    sequence_from = sequence(required=True)
+    sequence_to = sequence(required=True)
     contributions = fields.List(
         fields.Nested(ContributionSchema), required=True, validate=validate.Length(max=BATCH_LIMIT)
     )

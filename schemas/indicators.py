@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import COUNTRIES
+from schemas.common import COUNTRIES, CURSOR_MAX
 from schemas.reports import CATEGORIES, KINDS
 
 STATUSES = ("reported", "listed", "disputed", "delisted", "expired", "protected")
@@ -24,7 +24,7 @@ class IndicatorQuerySchema(Schema):
         metadata={"description": "Indicators reported by an organisation of this country"},
     )
     before = fields.Integer(
-        validate=validate.Range(min=1, max=2**62),
+        validate=validate.Range(min=1, max=CURSOR_MAX),
         metadata={"description": "Cursor: the `next` value of the previous page"},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))

@@ -41,6 +41,19 @@ class LookupCountsSchema(Schema):
     categories = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
+class LookupOriginSchema(OriginSchema):
+    """One origin that lists a value, with that origin's own facts."""
+
+    status = fields.String(required=True)
+    risk = fields.String(required=True)
+    categories = fields.List(fields.String(), required=True)
+    report_count = fields.Integer(required=True)
+    org_count = fields.Integer(required=True)
+    first_reported = fields.AwareDateTime(allow_none=True, required=True)
+    last_reported = fields.AwareDateTime(allow_none=True, required=True)
+    expires_at = fields.AwareDateTime(allow_none=True, required=True)
+
+
 class LookupResultSchema(Schema):
     """What the node knows of one value; status `unknown` when it has never seen it."""
 
@@ -58,7 +71,11 @@ class LookupResultSchema(Schema):
     last_reported = fields.AwareDateTime(allow_none=True, required=True)
     expires_at = fields.AwareDateTime(allow_none=True, required=True)
     disputed = fields.Boolean(required=True, metadata={"description": "Under appeal"})
-    origins = fields.List(fields.Nested(OriginSchema), required=True)
+    origins = fields.List(
+        fields.Nested(LookupOriginSchema),
+        required=True,
+        metadata={"description": "Each origin listing the value; the counts above are their sum"},
+    )
 
 
 class LookupBatchItemSchema(LookupResultSchema):

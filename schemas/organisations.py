@@ -1,8 +1,14 @@
 """Organisations and API keys."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
-from schemas.common import COUNTRIES, ROLES
+from schemas.common import BIGINT_MAX, COUNTRIES, ROLES
+
+
+def storable_id(value: str) -> None:
+    """Refuse a string of digits naming an id larger than the id column holds."""
+    if value.isascii() and value.isdigit() and int(value) > BIGINT_MAX:
+        raise ValidationError(f"Out of range: an organisation id is at most {BIGINT_MAX}.")
 
 
 class OrganisationCreateSchema(Schema):
@@ -28,7 +34,7 @@ class KeyCreateSchema(Schema):
 
     organisation = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        validate=[validate.Length(min=1, max=200), storable_id],
         metadata={"description": "Organisation name or id"},
     )
 

@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from schemas.common import CURSOR_MAX
+
 PROTECTED_KINDS = ("phone", "sender_id", "domain")
 PROTECTED_CATEGORIES = (
     "emergency",
@@ -21,7 +23,8 @@ def printable(value: str) -> None:
 class ProtectedCreateSchema(Schema):
     """Request body to protect a value."""
 
-    kind = fields.String(required=True, validate=validate.OneOf(PROTECTED_KINDS))
+    # The same default as `scamshare protected add`: most protected values are numbers.
+    kind = fields.String(load_default="phone", validate=validate.OneOf(PROTECTED_KINDS))
     value = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=2048), printable],
@@ -45,7 +48,7 @@ class ProtectedQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(PROTECTED_KINDS))
     category = fields.String(validate=validate.OneOf(PROTECTED_CATEGORIES))
     after = fields.Integer(
-        validate=validate.Range(min=1, max=2**62),
+        validate=validate.Range(min=1, max=CURSOR_MAX),
         metadata={"description": "Cursor: the `next` value of the previous page"},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))

@@ -1,6 +1,8 @@
 """Report submission: one report, a batch, and the outcome of each item."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from schemas.common import moment
 
 KINDS = ("phone", "phone_range", "sender_id", "url", "domain", "message")
 CATEGORIES = (
@@ -17,7 +19,6 @@ CATEGORIES = (
     "other",
 )
 CHANNELS = ("voice", "sms", "ott_message", "other")
-MEMBER_STATES = ("BN", "KH", "ID", "LA", "MY", "MM", "PH", "SG", "TH", "TL", "VN")
 
 
 class ReportSchema(Schema):
@@ -31,8 +32,9 @@ class ReportSchema(Schema):
     )
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    observed_at = fields.AwareDateTime(
-        required=True, metadata={"description": "When the scam was seen; not in the future"}
+    observed_at = moment(
+        required=True,
+        metadata={"description": "When the scam was seen: from 2000, not in the future"},
     )
     evidence_ref = fields.String(
         required=True,
@@ -58,6 +60,20 @@ class ReportBatchSchema(Schema):
     """Up to 10,000 reports in one request."""
 
     reports = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=10000))
+
+
+class SubmissionQuerySchema(Schema):
+    """The query string of a submission."""
+
+    class Meta:
+        """Ignore other parameters, as this endpoint always has (callers may rely on it)."""
+
+        unknown = EXCLUDE
+
+    atomic = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Reject the whole batch if any report is invalid"},
+    )
 
 
 class IndicatorRefSchema(Schema):

@@ -1,8 +1,8 @@
 """Node statistics: counts per UTC day, metric, kind and category."""
 
-from datetime import date
-
 from marshmallow import Schema, fields, validate
+
+from schemas.common import day
 
 METRICS = (
     "reports_received",
@@ -12,22 +12,17 @@ METRICS = (
     "appeals_opened",
     "appeals_resolved",
 )
-# Bounds that keep date arithmetic away from the calendar's ends.
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2999, 12, 31)
 
 
 class StatsQuerySchema(Schema):
     """The period (UTC days, both ends included, at most a year) and the output format."""
 
-    start = fields.Date(
+    start = day(
         data_key="from",
-        validate=validate.Range(min=EARLIEST, max=LATEST),
         metadata={"description": "First UTC day (default: 29 days before `to`)"},
     )
-    end = fields.Date(
+    end = day(
         data_key="to",
-        validate=validate.Range(min=EARLIEST, max=LATEST),
         metadata={"description": "Last UTC day (default: today)"},
     )
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import shutil
@@ -130,26 +129,6 @@ def make_credential(app, role: str, name: str | None = None, country: str = "SG"
         )
         issued = orgs.create_key(session, audit.NODE, org)
         return Credential(org.id, org.name, role, issued.record.key_id, issued.key)
-
-
-@pytest.fixture
-def collector_watch(monkeypatch):
-    """Wrap a module's function so that each call records whether the cycle collector was on."""
-
-    def watch(module, name: str) -> list[bool]:
-        seen: list[bool] = []
-        function = getattr(module, name)
-
-        def watched(*args, **kwargs):
-            seen.append(gc.isenabled())
-            return function(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, watched)
-        return seen
-
-    gc.enable()
-    yield watch
-    gc.enable()
 
 
 @pytest.fixture

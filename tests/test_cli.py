@@ -58,7 +58,7 @@ def test_cli_changes_are_audited(run, app):
     run("orgs", "create", "--name", "U Mobile", "--role", "operator", "--country", "MY")
     run("keys", "create", "--org", "U Mobile")
     with transaction(app) as session:
-        found, _ = audit.search(session, organisation=None, limit=10)
+        found, _ = audit.search(session, audit.AuditFilter(limit=10))
         actions = [(e.action, e.organisation_name.startswith("cli:")) for e in found]
     assert actions[:2] == [("key.create", True), ("org.create", True)]
 
@@ -120,7 +120,46 @@ def test_serve_creates_the_database_prints_keys_and_serves(tmp_path):
             f"{base}/api/v1/node", headers={"Authorization": f"Bearer {keys['regulator']}"}
         )
         assert node.json()["country"] == "TH"
+        busy = subprocess.run(
+            [sys.executable, "-m", "scamshare", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert busy.returncode == 1
+        assert busy.stderr.strip().splitlines() == [
+            f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        ]
+        assert "API docs" not in busy.stdout
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
         process.stdout.close()
+    restarted = subprocess.Popen(
+        [sys.executable, "-m", "scamshare", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        again = [restarted.stdout.readline() for _ in range(3)]
+    finally:
+        restarted.send_signal(signal.SIGINT)
+        restarted.wait(timeout=10)
+        restarted.stdout.close()
+    assert "scamshare keys create --org NAME" in again[2], again
+
+
+def test_version_and_help_are_scamshares(cli):
+    """`--version` names ScamShare's version; `--help` shows its commands, not Flask's options."""
+    from scamshare import __version__
+
+    run = cli("MY")
+    assert run("--version").output == f"scamshare {__version__}\n"
+    usage = run("--help").output
+    for command in ("serve", "demo", "peers", "sync", "backup", "restore"):
+        assert f"  {command} " in usage
+    for flask_option in ("--app", "--env-file", "--debug", "Flask"):
+        assert flask_option not in usage

@@ -64,7 +64,6 @@ def submit_in_rounds(database_url: str, data_dir: str, caller: Caller, seed: int
                     session,
                     items,
                     caller,
-                    node_country="SG",
                     policy=app.extensions["scamshare.policy"],
                     now=utcnow(),
                     atomic=True,

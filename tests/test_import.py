@@ -107,6 +107,25 @@ def test_a_csv_file_is_imported_in_batches_with_its_rejects_kept(
     assert rejects[2][7] == "weather"
 
 
+def test_a_cr_only_csv_with_unstorable_cells_imports_the_rest(run, client, singtel, keys, tmp_path):
+    """Old Mac line ends are lines; a row holding NUL or a deep NDJSON line is rejected alone."""
+    source = tmp_path / "mac.csv"
+    rows = [HEADER, csv_line("+65 8123 4567"), csv_line("+65 9876 5432", extra=",case\x00"), ""]
+    source.write_bytes("\r".join(rows).encode())
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    assert "mac.csv: 2 rows, 1 reports accepted, 1 rejected" in output
+    with (tmp_path / "mac.rejects.csv").open(encoding="utf-8", newline="") as handle:
+        rejects = list(csv.reader(handle))
+    assert [row[:4] for row in rejects[1:]] == [["3", "1", "note", "nul_character"]]
+    feed = tmp_path / "deep.ndjson"
+    feed.write_text(ndjson_line("+65 9876 5432") + "\n" + "[" * 50_000 + "]" * 50_000 + "\n")
+    code, output = run("import", feed, "--org", "Singtel")
+    assert code == 0, output
+    assert "deep.ndjson: 2 rows, 1 reports accepted, 1 rejected" in output
+    assert indicator_values(client, keys["regulator"]) == {"+6598765432": 1, "+6581234567": 1}
+
+
 def test_an_ndjson_file_with_blank_and_broken_lines(run, client, singtel, keys, tmp_path):
     """Blank lines are skipped; a broken line is rejected with its line number and text."""
     source = tmp_path / "feed.ndjson"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from scamshare import migrations
+from scamshare.app import create_app
+from scamshare.clock import utcnow
 from scamshare.db import make_engine
 from scamshare.models import Base
+from tests.conftest import make_credential
 
 
 def test_migrations_build_exactly_the_models_schema(empty_database_url):
@@ -29,4 +35,135 @@ def test_migrations_downgrade_to_base_and_upgrade_again(empty_database_url):
     assert migrations.current_revision(engine) is None
     migrations.upgrade(engine)
     assert migrations.current_revision(engine) == migrations.head_revision()
+    engine.dispose()
+
+
+def test_stored_download_lines_are_rendered_for_existing_indicators(empty_database_url):
+    """Revision 0007 writes each listing's lines with the one writer, the node's country first."""
+    engine = make_engine(empty_database_url)
+    migrations.upgrade(engine, "0005")
+    foreign = [
+        {
+            "node": "scamshare-th",
+            "country": "TH",
+            "status": "listed",
+            "removal_reason": None,
+            "risk": "high",
+            "categories": ["loan"],
+            "report_count": 2,
+            "org_count": 2,
+            "first_reported": "2026-11-01T00:00:00+00:00",
+            "last_reported": "2026-11-02T00:00:00+00:00",
+            "expires_at": "2026-12-02T00:00:00+00:00",
+        }
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO peers (node_id, country, url, public_key, policy, cursor, "
+                "consecutive_failures, created_at) VALUES ('scamshare-th', 'TH', 'http://th', "
+                "'k', 'warn', 0, 0, '2026-11-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO indicators (kind, value, status, risk, report_count, spoofed_count, "
+                "verified_count, org_count, country_count, category_counts, channel_counts, "
+                "first_reported_at, last_reported_at, expires_at, sequence, origin_version, "
+                "\"foreign\", exported, facts, created_at, updated_at) VALUES ('phone', "
+                "'+60123456789', 'listed', 'medium', 1, 0, 0, 1, 1, '{\"investment\": 1}', '{}', "
+                "'2026-11-03 00:00:00', '2026-11-04 00:00:00', '2027-01-03 00:00:00', 1, 1, "
+                ":foreign, true, '{}', '2026-11-03 00:00:00', '2026-11-04 00:00:00')"
+            ),
+            {"foreign": json.dumps(foreign)},
+        )
+    migrations.upgrade(engine, country="MY")
+    with engine.connect() as connection:
+        line, status = connection.execute(
+            text("SELECT csv_line, shown_status FROM indicators")
+        ).one()
+    engine.dispose()
+    assert status == "listed"
+    assert line == (
+        "phone,+60123456789,listed,medium,investment;loan,MY:block;TH:warn,"
+        "2026-11-01T00:00:00Z,2026-11-04T00:00:00Z,2027-01-03T00:00:00Z"
+    )
+
+
+def test_bounded_dates_migration_clamps_dates_no_node_could_read(empty_database_url, tmp_path):
+    """A database holding year-1 and year-9999 dates reads and lists again once migrated."""
+    engine = make_engine(empty_database_url)
+    migrations.upgrade(engine)
+    app = create_app({"DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path)})
+    operator = make_credential(app, "operator")
+    client = app.test_client()
+    report = {
+        "kind": "phone",
+        "value": "+6581234567",
+        "category": "investment",
+        "channel": "voice",
+        "observed_at": utcnow().isoformat(),
+        "evidence_ref": "case-1",
+    }
+    response = client.post("/api/v1/reports", json=report, headers=operator.headers)
+    assert response.status_code == 200, response.json
+    disconnected = {"number": "+6581234568", "disconnected_on": "2026-01-05"}
+    response = client.post("/api/v1/disconnections", json=disconnected, headers=operator.headers)
+    assert response.status_code == 200, response.json
+    # Back to the schema before the bounds, and what the old code let in: on PostgreSQL year 1
+    # at +01:00 is stored as 1 BC.
+    migrations.downgrade(engine, "0005")
+    postgres = engine.dialect.name == "postgresql"
+    ancient = "TIMESTAMPTZ '0001-01-01 00:00:00+01'" if postgres else "'0001-01-01 00:00:00.000000'"
+    distant = "TIMESTAMPTZ '9999-12-31 00:00:00+00'" if postgres else "'9999-12-31 00:00:00.000000'"
+    peer_view = [
+        {
+            "node": "scamshare-my",
+            "country": "MY",
+            "status": "listed",
+            "removal_reason": None,
+            "risk": "high",
+            "categories": ["investment"],
+            "report_count": 3,
+            "org_count": 2,
+            "first_reported": "0001-01-01T00:00:00+01:00",
+            "last_reported": "2026-01-01T00:00:00+00:00",
+            "expires_at": "9999-12-31T23:00:00-02:00",
+        }
+    ]
+    with engine.begin() as connection:
+        for statement in (
+            f"UPDATE reports SET observed_at = {ancient}",
+            f"UPDATE indicators SET first_reported_at = {ancient}, last_reported_at = {ancient}",
+            f"UPDATE indicator_organisations SET first_at = {ancient}, last_at = {ancient}",
+            f"UPDATE disconnections SET disconnected_on = {distant}",
+        ):
+            connection.execute(text(statement))
+        connection.execute(
+            text('UPDATE indicators SET "foreign" = :view'), {"view": json.dumps(peer_view)}
+        )
+    migrations.upgrade(engine)
+    earliest, latest = "2000-01-01T00:00:00+00:00", "2100-12-31T23:59:59+00:00"
+    listed = client.get("/api/v1/indicators", headers=operator.headers)
+    assert listed.status_code == 200, listed.json
+    indicator = listed.json["items"][0]
+    assert (indicator["first_reported_at"], indicator["last_reported_at"]) == (earliest, earliest)
+    detail = client.get(f"/api/v1/indicators/{indicator['id']}", headers=operator.headers)
+    assert detail.status_code == 200, detail.json
+    assert detail.json["reporters"][0]["first_at"] == earliest
+    looked_up = client.get(
+        "/api/v1/lookup", query_string={"value": "+6581234567"}, headers=operator.headers
+    )
+    assert looked_up.status_code == 200, looked_up.json
+    assert looked_up.json["first_reported"] == earliest
+    with engine.connect() as connection:
+        day = connection.execute(text("SELECT disconnected_on FROM disconnections")).scalar()
+        observed = connection.execute(text("SELECT observed_at FROM reports")).scalar()
+        view = connection.execute(text('SELECT "foreign" FROM indicators')).scalar()
+    view = json.loads(view) if isinstance(view, str) else view
+    assert (view[0]["first_reported"], view[0]["expires_at"]) == (earliest, latest)
+    assert view[0]["last_reported"] == "2026-01-01T00:00:00+00:00"
+    assert str(day).startswith("2100-12-31 23:59:59")
+    assert str(observed).startswith("2000-01-01 00:00:00")
+    app.extensions["scamshare.engine"].dispose()
     engine.dispose()

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http
+import re
 
+import swagger_ui_bundle
 from flask import Flask, current_app, g, request, send_from_directory
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from scamshare import __version__, errors
+from scamshare import __version__, db, errors, text
+from scamshare.api import (
+    appeals,
+    audit,
+    blocklist,
+    disconnections,
+    federation,
+    feeds,
+    health,
+    indicators,
+    lookup,
+    messages,
+    metrics,
+    node,
+    organisations,
+    protected,
+    reports,
+    stats,
+    taxii,
+)
+from scamshare.api.common import actor as caller_actor
 from scamshare.db import SAFE_METHODS
+from scamshare.services import audit as audit_service
 from schemas.common import ProblemSchema
+from schemas.federation import BatchSchema
+from schemas.reports import ReportBatchSchema, ReportSchema
 
 API_PREFIX = "/api/v1"
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -39,17 +66,6 @@ class ScamShareApi(Api):
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
-def accepts(*mimetypes: str):
-    """Declare the request body types a view takes (JSON when a view declares none)."""
-
-    def decorator(view):
-        """Mark the view."""
-        view.accepts = mimetypes
-        return view
-
-    return decorator
-
-
 def _check_content_type() -> None:
     """Refuse a request body whose type the view does not take, before anything parses it."""
     if request.method in SAFE_METHODS or not (
@@ -65,10 +81,54 @@ def _check_content_type() -> None:
         )
 
 
+def _check_text() -> None:
+    """Refuse a query string, header or path id holding text the node cannot store."""
+    req = request._get_current_object()
+    environ = req.environ
+    # Every request passes here and nearly none holds such text: one search of the environ's
+    # text (headers, the decoded path, the raw query string, where NUL arrives as %00) first.
+    raw = "".join(value for value in environ.values() if type(value) is str)
+    if "%00" not in environ.get("QUERY_STRING", "") and text.refusal(raw) is None:
+        return
+    for name, value in req.args.items(multi=True):
+        text.check(name, name, "query")
+        text.check(value, name, "query")
+    for name, value in req.headers.items():
+        text.check(value, name, "headers")
+    for name, value in (req.view_args or {}).items():
+        if isinstance(value, str):
+            text.check(value, name, "path")
+
+
+def _handle_refused(error: text.Refused):
+    """Render input refused by the text rules as a 422 naming its field."""
+    return errors.from_domain_error(
+        errors.Invalid(f"{error.field}: {error.message}", code=error.code, errors=[error.entry()])
+    )
+
+
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def _safe_to_show(response):
+    """Forbid content sniffing everywhere; the docs page may run its own scripts only."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.endpoint and request.endpoint.endswith("openapi_swagger_ui"):
+        # The page's one inline script is allowed by its hash, so no other inline script runs.
+        hashes = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+            for script in _INLINE_SCRIPT.findall(response.get_data())
+        )
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'"
+        )
+    return response
+
+
 def _serve_swagger_asset(filename: str):
     """Serve Swagger UI from the installed swagger-ui-bundle package: no CDN needed."""
-    import swagger_ui_bundle
-
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
 
@@ -108,28 +168,11 @@ def init_app(app: Flask) -> ScamShareApi:
         endpoint="swagger_assets",
         view_func=_serve_swagger_asset,
     )
+    app.before_request(_check_text)
     app.before_request(_check_content_type)
+    app.after_request(_safe_to_show)
     app.register_error_handler(errors.DomainError, _handle_domain_error)
-
-    from scamshare.api import (
-        appeals,
-        audit,
-        blocklist,
-        disconnections,
-        federation,
-        health,
-        indicators,
-        lookup,
-        messages,
-        node,
-        organisations,
-        protected,
-        reports,
-        stats,
-    )
-    from schemas.federation import BatchSchema
-    from schemas.reports import ReportBatchSchema, ReportSchema
-
+    app.register_error_handler(text.Refused, _handle_refused)
     api.spec.components.schema("Report", schema=ReportSchema)
     api.spec.components.schema("ReportBatch", schema=ReportBatchSchema)
     api.spec.components.schema("Batch", schema=BatchSchema)
@@ -148,8 +191,11 @@ def init_app(app: Flask) -> ScamShareApi:
         lookup,
         messages,
         federation,
+        feeds,
+        metrics,
     ):
         api.register_blueprint(module.blp)
+    app.register_blueprint(taxii.bp)  # TAXII's own media types and errors, outside OpenAPI
     return api
 
 
@@ -163,13 +209,8 @@ def audit_failure(response):
     action = g.get("audit_action")
     if not action or request.method in SAFE_METHODS or response.status_code < 400:
         return response
-    from scamshare import db
-    from scamshare.services import audit as audit_service
-
     status = response.status_code
     outcome = "denied" if status in (401, 403) else "error" if status >= 500 else "rejected"
-    from scamshare.api.common import actor as caller_actor
-
     actor = caller_actor() if g.get("caller") else audit_service.Actor()
     db.close_session()  # drop the failed request's transaction (and any lock) first
     with db.transaction(current_app._get_current_object()) as session:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from scamshare import db
-from scamshare.api.common import actor
+from scamshare.api.common import Blueprint, actor
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
 from scamshare.services import appeals as service
@@ -31,8 +30,8 @@ def list_appeals(query):
         db.session(),
         current_app.extensions["scamshare.policy"],
         current_caller(),
-        now=utcnow(),
-        **query,
+        service.AppealFilter(**query),
+        utcnow(),
     )
     return {"items": items, "next": next_cursor}
 
@@ -43,17 +42,14 @@ def list_appeals(query):
 @blp.response(201, AppealSchema)
 def file_appeal(body):
     """File an appeal on behalf of a value's holder; the listing becomes disputed."""
+    region = body.get("region") or current_caller().country or current_app.config["COUNTRY"]
     session = db.session()
     appeal = service.file(
         session,
         current_app.extensions["scamshare.policy"],
         actor(),
-        kind=body["kind"],
-        value=body["value"],
-        reason=body["reason"],
-        contact_ref=body["contact_ref"],
-        region=body.get("region") or current_caller().country or current_app.config["COUNTRY"],
-        now=utcnow(),
+        service.Filing(**{**body, "region": region}),
+        utcnow(),
     )
     session.commit()
     return appeal
@@ -71,9 +67,8 @@ def resolve_appeal(body, appeal_id: str):
         current_app.extensions["scamshare.policy"],
         actor(),
         appeal_id,
-        outcome=body["outcome"],
-        note=body["note"],
-        now=utcnow(),
+        service.Decision(**body),
+        utcnow(),
     )
     session.commit()
     return appeal

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from scamshare import db
-from scamshare.api.common import actor
+from scamshare.api.common import Blueprint, actor
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
 from scamshare.services import disconnections as service
@@ -23,16 +22,14 @@ blp = Blueprint(
 @blp.response(200, DisconnectionOutcomeSchema)
 def submit_disconnections(body):
     """Post one notice or a batch; each ends the listings of its number reported before it."""
-    batch = "disconnections" in body
     session = db.session()
     outcome = service.record(
         session,
         current_app.extensions["scamshare.policy"],
         actor(),
-        body["disconnections"] if batch else [body],
+        body,
         region=current_caller().country or current_app.config["COUNTRY"],
         now=utcnow(),
-        prefix="disconnections" if batch else None,
     )
     session.commit()
     return outcome

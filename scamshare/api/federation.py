@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, request
-from flask_smorest import Blueprint
 
 from scamshare import db
-from scamshare.api.common import actor
+from scamshare.api.common import Blueprint, actor
 from scamshare.auth import requires
 from scamshare.clock import utcnow
 from scamshare.errors import DomainError
-from scamshare.federation import identity, receive, reconcile
+from scamshare.federation import identity, receive, reconcile, rotation
 from scamshare.services import peers as service
 from schemas.federation import (
     WIRE_VERSION,
@@ -57,14 +58,16 @@ class NotInitialised(DomainError):
 
 
 def node_identity() -> identity.NodeIdentity:
-    """This node's identity, loaded once per app."""
-    cached = current_app.extensions.get("scamshare.identity")
-    if cached is None:
+    """This node's identity, loaded once per app and again when `node rotate-key` replaced it."""
+    path = identity.key_path(current_app.config["DATA_DIR"])
+    stamp = path.stat().st_mtime_ns if path.exists() else None
+    cached, seen = current_app.extensions.get("scamshare.identity", (None, None))
+    if cached is None or seen != stamp:
         try:
             cached = identity.load(current_app.config["DATA_DIR"], current_app.config["NODE_KEY"])
         except identity.IdentityError as error:
             raise NotInitialised(str(error)) from None
-        current_app.extensions["scamshare.identity"] = cached
+        current_app.extensions["scamshare.identity"] = (cached, stamp)
     return cached
 
 
@@ -93,7 +96,26 @@ def node_info():
 def receive_batch():
     """Apply a peer's signed batch of its own-origin contributions (signature, not API key)."""
     session = db.session()
-    result = receive.receive(session, request.headers, request.get_data(cache=True), utcnow())
+    result = receive.receive(
+        session,
+        current_app.extensions["scamshare.policy"],
+        request.headers,
+        request.get_data(cache=True),
+        utcnow(),
+    )
+    session.commit()
+    return result
+
+
+@blp.route("/key-rotation", methods=["POST"])
+@blp.doc(**_signed)
+@blp.response(200)
+def key_rotation():
+    """Take a peer's new public key, announced in a message signed with its current key."""
+    session = db.session()
+    overlap = timedelta(seconds=current_app.config["KEY_ROTATION_OVERLAP_SECONDS"])
+    body = request.get_data(cache=True)
+    result = rotation.accept(session, request.headers, body, utcnow(), overlap)
     session.commit()
     return result
 
@@ -124,7 +146,9 @@ def list_peers():
 def add_peer(body):
     """Register a peer node with its public key and the local policy for its listings."""
     session = db.session()
-    peer = service.add_peer(session, actor(), own_node_id=current_app.config["NODE_ID"], **body)
+    peer = service.add_peer(
+        session, actor(), service.Registration(**body), current_app.extensions["scamshare.policy"]
+    )
     session.commit()
     return _with_lag(session, peer)
 
@@ -135,7 +159,7 @@ def add_peer(body):
 def remove_peer(node_id: str):
     """Forget a peer."""
     session = db.session()
-    service.remove_peer(session, actor(), node_id)
+    service.remove_peer(session, actor(), node_id, current_app.extensions["scamshare.policy"])
     session.commit()
 
 

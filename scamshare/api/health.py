@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from scamshare import db, migrations
+from scamshare.api.common import Blueprint
 from schemas.node import HealthSchema
 
 blp = Blueprint("health", __name__, url_prefix="/", description="Health probes (no key needed)")

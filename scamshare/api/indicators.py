@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import current_caller, requires
 from scamshare.services import indicators as service
 from schemas.indicators import IndicatorDetailSchema, IndicatorPageSchema, IndicatorQuerySchema
@@ -18,7 +17,7 @@ blp = Blueprint("indicators", __name__, url_prefix="/api/v1", description="Indic
 @blp.response(200, IndicatorPageSchema)
 def list_indicators(query):
     """Page through indicators, newest first, filtered by kind, status, category, risk, country."""
-    indicators, next_cursor = service.search(db.session(), **query)
+    indicators, next_cursor = service.search(db.session(), service.IndicatorFilter(**query))
     return {"items": indicators, "next": next_cursor}
 
 

@@ -6,12 +6,13 @@ import functools
 from collections.abc import Callable
 
 from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import Caller, current_caller, requires
 from scamshare.clock import utcnow
+from scamshare.db import fast
 from scamshare.fastload import compile_loader
 from scamshare.services import lookup as service
 from scamshare.services import peers
@@ -82,7 +83,7 @@ def _query_arguments(view: Callable) -> Callable:
 def lookup_one(query):
     """Look one value up: its status (`unknown` if never seen), risk, counts and origins."""
     caller = current_caller()
-    with db.single_read() as connection:
+    with fast.single_read() as connection:
         result = service.lookup(
             connection,
             query["value"],

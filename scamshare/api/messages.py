@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import current_caller, requires
 from scamshare.services import messages as service
 from schemas.messages import MessageCheckSchema, MessageVerdictSchema

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from scamshare import __version__
+from scamshare.api.common import Blueprint
 from scamshare.auth import requires
 from schemas.node import NodeSchema
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from scamshare import db
-from scamshare.api.common import actor
-from scamshare.auth import forget, requires
+from scamshare.api.common import Blueprint, actor
+from scamshare.auth import current_caller, forget, requires
 from scamshare.services import organisations as service
 from schemas.organisations import (
     IssuedKeySchema,
@@ -34,9 +32,9 @@ def list_organisations():
 @blp.arguments(OrganisationCreateSchema)
 @blp.response(201, OrganisationSchema)
 def create_organisation(body):
-    """Create an organisation."""
+    """Create an organisation (regulators: of the roles they manage, in their own country)."""
     session = db.session()
-    organisation = service.create_organisation(session, actor(), **body)
+    organisation = service.create_organisation(session, actor(), **body, manager=current_caller())
     session.commit()
     return organisation
 
@@ -54,10 +52,10 @@ def list_keys():
 @blp.arguments(KeyCreateSchema)
 @blp.response(201, IssuedKeySchema)
 def create_key(body):
-    """Issue an API key for an organisation; its secret is shown in this response only."""
+    """Issue an API key for an organisation the caller manages; its secret is shown once."""
     session = db.session()
     organisation = service.find_organisation(session, body["organisation"])
-    issued = service.create_key(session, actor(), organisation)
+    issued = service.create_key(session, actor(), organisation, manager=current_caller())
     session.commit()
     return {
         "key_id": issued.record.key_id,
@@ -71,9 +69,9 @@ def create_key(body):
 @requires("orgs.manage", audit="key.revoke")
 @blp.response(200, KeySchema)
 def revoke_key(key_id: str):
-    """Revoke an API key at once."""
+    """Revoke an API key of an organisation the caller manages, at once."""
     session = db.session()
-    record = service.revoke_key(session, actor(), key_id)
+    record = service.revoke_key(session, actor(), key_id, manager=current_caller())
     session.commit()
     forget(key_id)
     return record

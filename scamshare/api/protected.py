@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from scamshare import db
-from scamshare.api.common import actor
+from scamshare.api.common import Blueprint, actor
 from scamshare.auth import requires
 from scamshare.clock import utcnow
 from scamshare.services import protected as service
@@ -41,17 +40,14 @@ def list_protected(query):
 @blp.response(201, ProtectedChangeSchema)
 def add_protected(body):
     """Protect a value; its existing indicators become protected at once."""
+    region = body.get("region") or current_app.config["COUNTRY"]
     session = db.session()
     added = service.add(
         session,
         current_app.extensions["scamshare.policy"],
         actor(),
-        kind=body["kind"],
-        value=body["value"],
-        label=body["label"],
-        category=body["category"],
-        region=body.get("region") or current_app.config["COUNTRY"],
-        now=utcnow(),
+        service.Entry(**{**body, "region": region}),
+        utcnow(),
     )
     session.commit()
     return added

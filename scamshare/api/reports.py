@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+from flask import current_app, request
 
-from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
-from sqlalchemy.exc import IntegrityError
-
-from scamshare import db, ingest_formats
-from scamshare.api import accepts
+from scamshare import db, ingest_formats, metrics, text
+from scamshare.api.common import IDEMPOTENCY_KEY_HEADER, Blueprint, accepts, idempotent
 from scamshare.auth import current_caller, requires
 from scamshare.clock import utcnow
-from scamshare.errors import Invalid
-from scamshare.services import idempotency
+from scamshare.errors import DomainError, Invalid
 from scamshare.services import reports as service
-from schemas.reports import SubmissionResultSchema
+from schemas.reports import SubmissionQuerySchema, SubmissionResultSchema
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Report submission")
 
@@ -40,22 +33,36 @@ _body_doc = {
 
 def parse_body() -> tuple[list, bool]:
     """Read the reports out of the body; return them and whether it was a single report."""
+    items, single = _read_body()
+    max_items = current_app.config["BATCH_MAX"]
+    if len(items) > max_items:
+        raise Invalid(
+            f"A submission holds at most {max_items} reports, not {len(items)}.",
+            code="batch_too_large",
+        )
+    if not items:
+        raise Invalid("The submission holds no report.", code="empty_submission")
+    return items, single
+
+
+def _read_body() -> tuple[list, bool]:
+    """Decode the body by its media type into report items."""
     raw = request.get_data(cache=False)
     if request.mimetype == "application/json":
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Invalid("The request body is not valid JSON.", code="malformed_json") from None
+            body = text.loads(raw)
+        except ValueError:
+            # A syntax error is 400, as for every other JSON endpoint (webargs' own parsing).
+            raise DomainError(
+                "The request body is not valid JSON.", code="malformed_json"
+            ) from None
         if isinstance(body, dict) and "reports" in body:
             return _batch_items(body), False
         return [body], True
-    text = ingest_formats.decode(raw)
+    upload = ingest_formats.decode(raw)
     if request.mimetype == "application/x-ndjson":
-        lines = text.splitlines()
-        return [ingest_formats.ndjson_item(line) for line in lines if line.strip()], False
-    reader = csv.DictReader(io.StringIO(text))
-    ingest_formats.check_csv_header(reader.fieldnames)
-    return [ingest_formats.csv_item(row) for row in reader], False
+        return ingest_formats.ndjson_items(upload), False
+    return ingest_formats.csv_items(upload), False
 
 
 def _batch_items(body: dict) -> list:
@@ -81,86 +88,28 @@ def _envelope_error(reason: str, message: str) -> dict:
     return {"field": "reports", "reason": reason, "message": message, "location": "json"}
 
 
-@blp.route("/reports", methods=["POST"])
+# The header is documented on the route: a `parameters` entry in blp.doc would replace the
+# query parameters that blp.arguments documents.
+@blp.route("/reports", methods=["POST"], parameters=[IDEMPOTENCY_KEY_HEADER])
 @requires("reports.submit", audit="reports.submit")
 @accepts("application/json", "application/x-ndjson", "text/csv")
-@blp.doc(
-    requestBody=_body_doc,
-    parameters=[
-        {
-            "name": "atomic",
-            "in": "query",
-            "schema": {"type": "boolean", "default": False},
-            "description": "Reject the whole batch if any report is invalid",
-        },
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "schema": {"type": "string", "maxLength": 200},
-            "description": "Retries with the same key and body return the first response",
-        },
-    ],
-)
+@blp.arguments(SubmissionQuerySchema, location="query")
+@blp.doc(requestBody=_body_doc)
 @blp.response(200, SubmissionResultSchema)
-def submit_reports():
+@idempotent
+def submit_reports(query: dict) -> dict:
     """Submit one report, a batch of up to 10,000, NDJSON or CSV; each is accepted or rejected."""
-    caller = current_caller()
-    atomic_arg = request.args.get("atomic", "false").lower()
-    if atomic_arg not in ("true", "false", "1", "0"):
-        raise Invalid(
-            "atomic must be true or false.",
-            errors=[
-                {
-                    "field": "atomic",
-                    "reason": "invalid_type",
-                    "message": "true or false",
-                    "location": "query",
-                }
-            ],
-        )
-    key = request.headers.get("Idempotency-Key")
-    session = db.session()
-    if key is not None:
-        key = idempotency.check_key(key)
-        request_hash = idempotency.fingerprint(
-            request.full_path, request.mimetype, request.get_data(cache=True)
-        )
-        earlier = idempotency.replay(session, caller.organisation_id, key, request_hash)
-        if earlier is not None:
-            return earlier.response
     items, single = parse_body()
-    max_items = current_app.config["BATCH_MAX"]
-    if len(items) > max_items:
-        raise Invalid(
-            f"A submission holds at most {max_items} reports, not {len(items)}.",
-            code="batch_too_large",
-        )
-    if not items:
-        raise Invalid("The submission holds no report.", code="empty_submission")
     result = service.submit(
-        session,
+        db.session(),
         items,
-        caller,
-        node_country=current_app.config["COUNTRY"],
+        current_caller(),
         policy=current_app.extensions["scamshare.policy"],
         now=utcnow(),
-        atomic=single or atomic_arg in ("true", "1"),
+        atomic=single or query["atomic"],
     )
+    metrics.count_submission(len(result.accepted), [item["reason"] for item in result.rejected])
     # to_dict() already has the schema's exact shape and types; dumping thousands of nested
     # entries through marshmallow (twice, with the decorator's own dump) took longer than
-    # storing them. A Response passes the decorator untouched; the schema still documents it.
-    body = result.to_dict()
-    if key is not None:
-        idempotency.remember(session, caller.organisation_id, key, request_hash, 200, body)
-    try:
-        session.commit()
-    except IntegrityError:
-        # The same key raced us and won: answer as a retry would be answered.
-        session.rollback()
-        if key is None:
-            raise
-        earlier = idempotency.replay(session, caller.organisation_id, key, request_hash)
-        if earlier is None:
-            raise
-        return earlier.response
-    return jsonify(body)
+    # storing them, so idempotent() sends it as it is. The schema still documents it.
+    return result.to_dict()

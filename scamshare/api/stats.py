@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from scamshare import db
+from scamshare.api.common import Blueprint
 from scamshare.auth import requires
 from scamshare.clock import utcnow
 from scamshare.services import stats as service

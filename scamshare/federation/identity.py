@@ -8,29 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from scamshare.public_keys import encode_public
 
 KEY_FILE = "node_key.pem"
 
 
 class IdentityError(Exception):
     """The node key is missing or unreadable."""
-
-
-def encode_public(key: Ed25519PublicKey) -> str:
-    """Render a public key as URL-safe base64 of its 32 raw bytes."""
-    return base64.urlsafe_b64encode(key.public_bytes_raw()).decode()
-
-
-def decode_public(text: str) -> Ed25519PublicKey:
-    """Parse a public key from URL-safe base64, or raise ValueError saying why."""
-    try:
-        raw = base64.urlsafe_b64decode(text.strip().encode())
-    except (ValueError, UnicodeError):
-        raise ValueError("a public key is URL-safe base64 of 32 bytes") from None
-    if len(raw) != 32:
-        raise ValueError(f"a public key is 32 bytes, not {len(raw)}")
-    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 @dataclass(frozen=True)
@@ -79,17 +65,26 @@ def create(data_dir: str, *, force: bool = False) -> NodeIdentity:
     path = key_path(data_dir)
     if path.exists() and not force:
         raise IdentityError(f"{path} exists; pass --force to replace the node's identity")
+    node = NodeIdentity(Ed25519PrivateKey.generate())
+    write(path, node)
+    return node
+
+
+def write(path: Path, node: NodeIdentity) -> None:
+    """Write a key file, readable and writable by its owner only, replacing any at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
+    key = node.private_key
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # Create with 0600 from the first byte: never world-readable, not even for an instant.
-    if path.exists():
-        path.unlink()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Create with 0600 from the first byte: never world-readable, not even for an instant; then
+    # swap it in whole, so that a reader sees the old key or the new one, never half of one.
+    partial = path.with_name(path.name + ".new")
+    if partial.exists():
+        partial.unlink()
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
-    return NodeIdentity(key)
+    os.replace(partial, path)

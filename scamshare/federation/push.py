@@ -11,7 +11,6 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,17 +19,15 @@ from datetime import datetime, timedelta
 import httpx
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from scamshare import db
+from scamshare import db, metrics
 from scamshare.clock import utcnow
 from scamshare.federation import reconcile, signing
 from scamshare.federation.identity import NodeIdentity
-from scamshare.models import Indicator, Peer
+from scamshare.federation.outgoing import build_batch, envelope, wire_contribution
+from scamshare.models import Peer
 from scamshare.services import audit
-from schemas.federation import WIRE_VERSION
 
-EXPORTED = ("listed", "disputed")
 log = logging.getLogger("scamshare.federation")
 
 
@@ -72,72 +69,6 @@ class PushReport:
             "reasons": self.reasons[:20],
             "skipped": self.skipped,
         }
-
-
-# The indicator columns a contribution is made of; nothing else is read to build a batch.
-WIRE_COLUMNS = (
-    "kind",
-    "value",
-    "status",
-    "removal_reason",
-    "risk",
-    "category_counts",
-    "report_count",
-    "org_count",
-    "first_reported_at",
-    "last_reported_at",
-    "expires_at",
-    "origin_version",
-)
-
-
-def wire_contribution(indicator, node_id: str, country: str) -> dict:
-    """This node's own view of one indicator, in wire format: counts and fields only."""
-    exported = indicator.status in EXPORTED
-
-    def iso(moment: datetime | None) -> str | None:
-        """Render a datetime on the wire."""
-        return moment.isoformat() if moment else None
-
-    return {
-        "kind": indicator.kind,
-        "value": indicator.value,
-        "status": indicator.status if exported else "removed",
-        "removal_reason": None if exported else (indicator.removal_reason or "unlisted"),
-        "risk": indicator.risk,
-        "categories": sorted(indicator.category_counts),
-        "report_count": indicator.report_count,
-        "org_count": indicator.org_count,
-        "first_reported": iso(indicator.first_reported_at),
-        "last_reported": iso(indicator.last_reported_at),
-        "expires_at": iso(indicator.expires_at) if exported else None,
-        "origin_node": node_id,
-        "origin_country": country,
-        "origin_version": indicator.origin_version,
-    }
-
-
-def build_batch(
-    session: Session, node_id: str, country: str, after: int, limit: int, now: datetime
-) -> dict | None:
-    """The next batch of own-origin contributions newer than `after`, or None when caught up."""
-    indicators = session.execute(
-        select(*(getattr(Indicator, name) for name in WIRE_COLUMNS))
-        .where(Indicator.origin_version > after)
-        .order_by(Indicator.origin_version)
-        .limit(limit)
-    ).all()
-    if not indicators:
-        return None
-    return {
-        "wire_version": WIRE_VERSION,
-        "sender": node_id,
-        "batch_id": uuid.uuid4().hex,
-        "created_at": now.isoformat(),
-        "sequence_from": after + 1,
-        "sequence_to": indicators[-1].origin_version,
-        "contributions": [wire_contribution(i, node_id, country) for i in indicators],
-    }
 
 
 def backoff(failures: int, base: float, cap: float, rng: random.Random) -> float:
@@ -243,6 +174,9 @@ class Pusher:
             peer.cursor = max(peer.cursor, cursor)
             if report is None:
                 return
+            metrics.count_push(
+                node_id, report.sent, report.applied, report.ignored, report.rejected
+            )
             if report.error is None:
                 peer.last_success_at = now
                 peer.consecutive_failures = 0
@@ -293,15 +227,13 @@ class Pusher:
             size = self.config["FEDERATION_BATCH_SIZE"]
             for start in range(0, len(contributions), size):
                 part = contributions[start : start + size]
-                batch = {
-                    "wire_version": WIRE_VERSION,
-                    "sender": self.config["NODE_ID"],
-                    "batch_id": uuid.uuid4().hex,
-                    "created_at": self.clock().isoformat(),
-                    "sequence_from": part[0]["origin_version"],
-                    "sequence_to": part[-1]["origin_version"],
-                    "contributions": part,
-                }
+                batch = envelope(
+                    self.config["NODE_ID"],
+                    part,
+                    part[0]["origin_version"],
+                    part[-1]["origin_version"],
+                    self.clock(),
+                )
                 answer = self.send(peer, batch)
                 report.count(batch, answer)
         except PushFailed as error:

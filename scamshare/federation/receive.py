@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from marshmallow import ValidationError
@@ -10,11 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scamshare import policy as rules
+from scamshare import text
 from scamshare.errors import Conflict, DomainError, Forbidden, Invalid, Unauthorised, field_errors
 from scamshare.federation import signing, store, wire
-from scamshare.gcpause import collector_paused
 from scamshare.models import Peer, ReceivedBatch
 from scamshare.services import audit
+from schemas.common import CLOCK_SKEW
+
+AUDITED_REFUSALS = 100  # refusals named in a batch's audit entry; the response names them all
 
 
 def authenticate(session: Session, headers, body: bytes, now: datetime) -> Peer:
@@ -34,32 +37,62 @@ def authenticate(session: Session, headers, body: bytes, now: datetime) -> Peer:
     try:
         signing.verify(peer.public_key, timestamp, signature, body, now)
     except signing.SignatureError as error:
-        raise Unauthorised(error.message, code=error.code) from None
+        overlapping = (
+            peer.previous_public_key and peer.previous_key_until and now < (peer.previous_key_until)
+        )
+        if error.code != "bad_signature" or not overlapping:
+            raise Unauthorised(error.message, code=error.code) from None
+        # The peer rotated its key: during the overlap its old key still signs.
+        try:
+            signing.verify(peer.previous_public_key, timestamp, signature, body, now)
+        except signing.SignatureError:
+            raise Unauthorised(error.message, code=error.code) from None
     return peer
 
 
-def parse(body: bytes, peer: Peer) -> dict:
-    """Validate the batch against the wire contract."""
+def parse(body: bytes, peer: Peer, now: datetime) -> dict:
+    """Validate the batch against the wire contract and this node's clock."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = text.loads(body)
+    except ValueError:
         raise Invalid("The batch is not valid JSON.", code="malformed_json") from None
     try:
         batch = wire.load_batch(data)
     except ValidationError as error:
         errors = field_errors(error.messages if isinstance(error.messages, dict) else {})
-        raise Invalid(
-            "The batch does not match wire format v1: "
-            + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
-            code="invalid_batch",
-            errors=errors,
-        ) from None
+        raise _invalid_batch(errors) from None
     if batch["sender"] != peer.node_id:
         raise Invalid(
             f"The batch says it is from {batch['sender']!r} but was signed by {peer.node_id!r}.",
             code="sender_mismatch",
         )
+    ahead = _ahead_of(batch, now + CLOCK_SKEW)
+    if ahead:
+        raise _invalid_batch(ahead)
     return batch
+
+
+def _ahead_of(batch: dict, latest: datetime) -> list[dict]:
+    """The batch's moments of the past (created, first and last reported) later than `latest`."""
+    moments = [("created_at", batch["created_at"])]
+    for index, item in enumerate(batch["contributions"]):
+        moments.append((f"contributions.{index}.first_reported", item["first_reported"]))
+        moments.append((f"contributions.{index}.last_reported", item["last_reported"]))
+    return [
+        {"field": name, "reason": "in_future", "message": "Later than this node's clock allows."}
+        for name, moment in moments
+        if moment is not None and moment > latest
+    ]
+
+
+def _invalid_batch(errors: list[dict]) -> Invalid:
+    """The refusal of a batch that breaks the wire contract, naming its first fields."""
+    return Invalid(
+        "The batch does not match wire format v1: "
+        + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+        code="invalid_batch",
+        errors=errors,
+    )
 
 
 def record_batch(session: Session, peer: Peer, batch: dict, now: datetime) -> None:
@@ -82,24 +115,30 @@ def record_batch(session: Session, peer: Peer, batch: dict, now: datetime) -> No
         ) from None
 
 
-@collector_paused()
-def receive(session: Session, headers, body: bytes, now: datetime) -> dict:
+def receive(session: Session, policy: rules.Policy, headers, body: bytes, now: datetime) -> dict:
     """Authenticate, validate, de-duplicate and apply one batch; audit the outcome."""
     peer = authenticate(session, headers, body, now)
     actor = audit.Actor(organisation_name=f"peer:{peer.node_id}")
     try:
-        batch = parse(body, peer)
+        batch = parse(body, peer, now)
         record_batch(session, peer, batch, now)
     except DomainError as error:
         error.extra.setdefault("sender", peer.node_id)
         raise
-    result = store.apply(session, peer, batch, now)
+    result = store.apply(session, policy, peer, batch, now)
     audit.record(
         session,
         actor,
         "federation.receive",
         target=f"batch:{batch['batch_id']}",
         details={k: result[k] for k in ("applied", "ignored", "highest_sequence")}
-        | {"rejected": len(result["rejected"])},
+        | {
+            "rejected": len(result["rejected"]),
+            # Each refusal with its reason, so that the peer's operators can see why.
+            "refusals": [
+                {k: entry[k] for k in ("index", "reason")}
+                for entry in result["rejected"][:AUDITED_REFUSALS]
+            ],
+        },
     )
     return result

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 
-from scamshare.federation.identity import NodeIdentity, decode_public
+from scamshare.federation.identity import NodeIdentity
+from scamshare.public_keys import decode_public
 
 NODE_HEADER = "X-ScamShare-Node"
 TIMESTAMP_HEADER = "X-ScamShare-Timestamp"
@@ -44,10 +45,11 @@ def sign_headers(identity: NodeIdentity, node_id: str, body: bytes, now: datetim
 
 def verify(public_key: str, timestamp: str, signature: str, body: bytes, now: datetime) -> None:
     """Check the timestamp window and the signature, or raise SignatureError."""
-    try:
-        sent = int(timestamp)
-    except (TypeError, ValueError):
-        raise SignatureError("bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds") from None
+    # Digits only, and few of them: int() takes other scripts' digits, and a huge one would
+    # overflow the float arithmetic below.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise SignatureError("bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds")
+    sent = int(timestamp)
     skew = abs(now.timestamp() - sent)
     if skew > WINDOW.total_seconds():
         raise SignatureError(

@@ -11,14 +11,20 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
+from scamshare.config import DEFAULTS
+
 HERE = Path(__file__).parent
 
 
-def alembic_config(engine: Engine) -> Config:
-    """Return an Alembic configuration bound to an engine, with no alembic.ini needed."""
+def alembic_config(engine: Engine, country: str = DEFAULTS["COUNTRY"]) -> Config:
+    """Return an Alembic configuration bound to an engine, with no alembic.ini needed.
+
+    The node's country is this node's own origin in the download lines a migration renders.
+    """
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["engine"] = engine
+    config.attributes["country"] = country
     return config
 
 
@@ -40,9 +46,9 @@ def is_empty(engine: Engine) -> bool:
         return not inspect(connection).has_table("alembic_version")
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to a revision."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", country: str = DEFAULTS["COUNTRY"]) -> None:
+    """Apply migrations up to a revision, for a node of this country."""
+    command.upgrade(alembic_config(engine, country), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

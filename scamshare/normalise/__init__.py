@@ -6,17 +6,11 @@ Pure functions only: no Flask, no database, nothing else from scamshare.
 from __future__ import annotations
 
 from .errors import NormalisationError
-from .message import (
-    MAX_DISTANCE,
-    SIMILARITY_THRESHOLD,
-    message_signature,
-    normalise_message,
-    signature_bands,
-    similarity,
-)
+from .message import message_signature, normalise_message
 from .phone import check_region, normalise_phone, normalise_phone_range, range_bounds, range_covers
 from .result import Normalised
 from .sender_id import normalise_sender_id
+from .signature import MAX_DISTANCE, SIMILARITY_THRESHOLD, signature_bands, similarity
 from .url import normalise_domain, normalise_url
 
 KINDS = ("phone", "phone_range", "sender_id", "url", "domain", "message")

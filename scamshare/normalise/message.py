@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
-import operator
 import re
 import threading
 import unicodedata
 import warnings
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -19,6 +16,7 @@ from .errors import NormalisationError
 from .phone import classify_number
 from .result import Normalised
 from .sender_id import normalise_sender_id
+from .signature import signature_bands, simhash
 from .text import clean, collapse_spaces, fold_confusable_words
 from .url import defang, normalise_url
 
@@ -30,17 +28,6 @@ MAX_MESSAGE_LENGTH = 5000
 # Extracted indicators per message; more than this is a list pasted as a message, not an SMS.
 MAX_EXTRACTED = 20
 
-# Signature: a 64-bit SimHash over character 4-grams of the template. Characters rather than
-# words because Thai, Lao, Khmer and Burmese do not separate words with spaces.
-SHINGLE_SIZE = 4
-SIGNATURE_BITS = 64
-# Two templates are near-duplicates when their signatures differ in at most this many bits.
-MAX_DISTANCE = 10
-SIMILARITY_THRESHOLD = 1 - MAX_DISTANCE / SIGNATURE_BITS
-# Bands: the signature cut into blocks; a pair within MAX_DISTANCE bits differs in at most
-# MAX_DISTANCE blocks, so it shares every block of some BAND_BLOCKS-block combination.
-_BLOCK_COUNT = 12
-_BAND_BLOCKS = _BLOCK_COUNT - MAX_DISTANCE
 ZAWGYI_THRESHOLD = 0.95
 
 # Placeholders are private-use characters while the template is built (so no later rule can
@@ -140,6 +127,8 @@ def _zawgyi_detector() -> myanmartools.ZawgyiDetector:
     if _detector is None:
         with _detector_lock:
             if _detector is None:
+                # Imported here, not at the top: importing normalise loads no model until the
+                # first Burmese text needs it (a test checks this).
                 import myanmartools
 
                 # myanmartools 1.2 loads its model with importlib.resources.open_binary, which
@@ -157,74 +146,6 @@ def zawgyi_probability(text: str) -> float:
     probability = _zawgyi_detector().get_zawgyi_probability(text)
     # The detector answers -inf when it saw no Burmese it could score.
     return probability if probability > 0 and not math.isnan(probability) else 0.0
-
-
-# Byte tables that add one 64-bit hash into 64 counters packed in one integer (16 bits each), so
-# that accumulating a shingle costs eight look-ups instead of a loop over 64 bits.
-_LANE = 16
-_SPREAD = [
-    [
-        sum(1 << ((8 * position + bit) * _LANE) for bit in range(8) if byte >> bit & 1)
-        for byte in range(256)
-    ]
-    for position in range(8)
-]
-_LANE_MASK = (1 << _LANE) - 1
-
-
-def _simhash(template: str) -> int:
-    """Return the 64-bit SimHash of a template's character shingles, weighted by repetition."""
-    if len(template) <= SHINGLE_SIZE:
-        shingles = Counter([template])
-    else:
-        shingles = Counter(
-            template[start : start + SHINGLE_SIZE]
-            for start in range(len(template) - SHINGLE_SIZE + 1)
-        )
-    t0, t1, t2, t3, t4, t5, t6, t7 = _SPREAD
-    counters = 0
-    total = 0
-    for shingle, weight in shingles.items():
-        digest = hashlib.blake2b(shingle.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        counters += weight * (
-            t0[digest[0]] + t1[digest[1]] + t2[digest[2]] + t3[digest[3]]
-            + t4[digest[4]] + t5[digest[5]] + t6[digest[6]] + t7[digest[7]]
-        )  # fmt: skip
-        total += weight
-    signature = 0
-    for bit in range(SIGNATURE_BITS):
-        if 2 * ((counters >> (bit * _LANE)) & _LANE_MASK) > total:
-            signature |= 1 << bit
-    return signature
-
-
-def _signature_blocks() -> list[tuple[int, int]]:
-    """Return the (shift, mask) of each signature block, as even in width as 64 bits allow."""
-    widths = [
-        SIGNATURE_BITS // _BLOCK_COUNT + (index < SIGNATURE_BITS % _BLOCK_COUNT)
-        for index in range(_BLOCK_COUNT)
-    ]
-    return [(sum(widths[:index]), (1 << widths[index]) - 1) for index in range(_BLOCK_COUNT)]
-
-
-_SIGNATURE_BLOCKS = _signature_blocks()
-_BANDS = [
-    (f"{number:02x}", operator.itemgetter(*combination))
-    for number, combination in enumerate(itertools.combinations(range(_BLOCK_COUNT), _BAND_BLOCKS))
-]
-
-
-def signature_bands(signature: str) -> list[str]:
-    """Return a signature's band keys: two signatures at or above the threshold share one."""
-    value = int(signature, 16)
-    blocks = [f"{(value >> shift) & mask:02x}" for shift, mask in _SIGNATURE_BLOCKS]
-    return [number + "".join(pick(blocks)) for number, pick in _BANDS]
-
-
-def similarity(signature_a: str, signature_b: str) -> float:
-    """Return the share of equal bits of two signatures, in [0, 1]."""
-    distance = (int(signature_a, 16) ^ int(signature_b, 16)).bit_count()
-    return 1 - distance / SIGNATURE_BITS
 
 
 def _extract_urls(text: str, found: list[Normalised]) -> str:
@@ -335,7 +256,7 @@ def normalise_message(value: str, region: str | None = None) -> Normalised:
     text = _extract_phones(text, region, found)
     compact = _template(text)
     template = compact.translate(_DISPLAY)
-    signature = f"{_simhash(template):016x}"
+    signature = f"{simhash(template):016x}"
     extracted: list[dict[str, Any]] = []
     for result in found:
         indicator = _indicator(result)
@@ -361,11 +282,4 @@ def message_signature(text: str, region: str | None = None) -> str:
     return normalise_message(text, region).facts["signature"]
 
 
-__all__ = [
-    "MAX_DISTANCE",
-    "SIMILARITY_THRESHOLD",
-    "message_signature",
-    "normalise_message",
-    "signature_bands",
-    "similarity",
-]
+__all__ = ["message_signature", "normalise_message"]

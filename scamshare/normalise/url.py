@@ -78,6 +78,8 @@ def _public_suffix_extractor() -> tldextract.TLDExtract:
     if _extractor is None:
         with _extractor_lock:
             if _extractor is None:
+                # Imported here, not at the top: tldextract brings requests with it (about
+                # 150 ms), which importing normalise does not pay for (a test checks this).
                 import tldextract
 
                 # No suffix-list URLs and no cache: never touch the network, which may be closed.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,13 +13,43 @@ from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.auth import Caller
 from scamshare.errors import Conflict, Invalid, NotFound
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import Appeal, Indicator, Organisation
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit
 from scamshare.services.audit import Actor
 
 OUTCOMES = ("upheld", "delisted")
 REASON_MAX = 200  # IndicatorEvent.reason holds this many characters
 MAX_ID_DIGITS = 18  # a longer number cannot be a BIGINT id
+
+
+@dataclass(frozen=True)
+class Filing:
+    """An appeal as its filer writes it; a national number is read in `region`."""
+
+    kind: str
+    value: str
+    reason: str
+    contact_ref: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A regulator's resolution of an appeal (upheld or delisted) and its note."""
+
+    outcome: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AppealFilter:
+    """Which appeals a page holds: by status, by being open past the deadline."""
+
+    status: str | None = None
+    overdue: bool | None = None
+    before: int | None = None
+    limit: int = 100
 
 
 def _is_id(raw: str) -> bool:
@@ -45,19 +76,10 @@ def _canonical(kind: str, value: str, region: str) -> tuple[str, str]:
 
 
 def file(
-    session: Session,
-    policy: rules.Policy,
-    actor: Actor,
-    *,
-    kind: str,
-    value: str,
-    reason: str,
-    contact_ref: str,
-    region: str,
-    now: datetime,
+    session: Session, policy: rules.Policy, actor: Actor, filing: Filing, now: datetime
 ) -> dict[str, Any]:
     """File an appeal against a listing, which becomes disputed until a regulator decides."""
-    kind, value = _canonical(kind, value, region)
+    kind, value = _canonical(filing.kind, filing.value, filing.region)
     indicator = session.scalars(
         select(Indicator).where(Indicator.kind == kind, Indicator.value == value).with_for_update()
     ).first()
@@ -82,17 +104,16 @@ def file(
     appeal = Appeal(
         indicator_id=indicator.id,
         organisation_id=actor.organisation_id,
-        reason=reason.strip(),
-        contact_ref=contact_ref.strip(),
+        reason=filing.reason.strip(),
+        contact_ref=filing.contact_ref.strip(),
         status="open",
         filed_at=now,
     )
     session.add(appeal)
     session.flush()
-    change = lifecycle.Change(
-        indicator, "disputed", None, indicator.risk, _why(f"appeal {appeal.id} filed")
+    Lifecycle(session, policy, actor, now).set_status(
+        indicator, "disputed", None, _why(f"appeal {appeal.id} filed")
     )
-    lifecycle.stamp(session, [change], actor, now)
     audit.record(
         session,
         actor,
@@ -108,12 +129,11 @@ def resolve(
     policy: rules.Policy,
     actor: Actor,
     appeal_id: int | str,
-    *,
-    outcome: str,
-    note: str | None,
+    decision: Decision,
     now: datetime,
 ) -> dict[str, Any]:
     """End an open appeal: upheld lists the value again, delisted removes it for a cool-down."""
+    outcome, note = decision.outcome, decision.note
     appeal = None
     if _is_id(str(appeal_id)):
         appeal = session.get(Appeal, int(appeal_id), with_for_update=True)
@@ -132,13 +152,12 @@ def resolve(
         )
     indicator = session.get(Indicator, appeal.indicator_id, with_for_update=True)
     why = _why(f"appeal {appeal.id} {outcome}" + (f": {note.strip()}" if note else ""))
-    changes = []
+    life = Lifecycle(session, policy, actor, now)
     if outcome == "upheld" and indicator.status == "disputed":
-        changes.append(lifecycle.Change(indicator, "listed", None, indicator.risk, why))
+        life.set_status(indicator, "listed", None, why)
     elif outcome == "delisted" and indicator.status not in ("delisted", "protected"):
         # Also when the listing lapsed meanwhile: the cool-down must still apply.
-        changes.append(lifecycle.Change(indicator, "delisted", "delisted", indicator.risk, why))
-    lifecycle.stamp(session, changes, actor, now)
+        life.set_status(indicator, "delisted", "delisted", why)
     appeal.status = outcome
     appeal.resolved_at = now
     appeal.resolved_by_id = actor.organisation_id
@@ -201,27 +220,19 @@ def _get(
 
 
 def list_appeals(
-    session: Session,
-    policy: rules.Policy,
-    caller: Caller,
-    *,
-    now: datetime,
-    status: str | None = None,
-    overdue: bool | None = None,
-    before: int | None = None,
-    limit: int = 100,
+    session: Session, policy: rules.Policy, caller: Caller, page: AppealFilter, now: datetime
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Return one page of appeals, newest first: an operator's own, or every one for a regulator."""
-    query = _query().order_by(Appeal.id.desc()).limit(limit + 1)
+    query = _query().order_by(Appeal.id.desc()).limit(page.limit + 1)
     if caller.role != "regulator":
         query = query.where(Appeal.organisation_id == caller.organisation_id)
-    if status:
-        query = query.where(Appeal.status == status)
-    if overdue is not None:
+    if page.status:
+        query = query.where(Appeal.status == page.status)
+    if page.overdue is not None:
         late = and_(Appeal.status == "open", Appeal.filed_at < now - policy.appeal_overdue)
-        query = query.where(late if overdue else not_(late))
-    if before:
-        query = query.where(Appeal.id < before)
+        query = query.where(late if page.overdue else not_(late))
+    if page.before:
+        query = query.where(Appeal.id < page.before)
     rows = session.execute(query).all()
-    next_cursor = rows[limit - 1][0].id if len(rows) > limit else None
-    return [_view(row, now, policy.appeal_overdue) for row in rows[:limit]], next_cursor
+    next_cursor = rows[page.limit - 1][0].id if len(rows) > page.limit else None
+    return [_view(row, now, policy.appeal_overdue) for row in rows[: page.limit]], next_cursor

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.errors import Invalid
+from scamshare.indicators import lifecycle
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import EXPORTED_STATUSES, Disconnection, Indicator
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit
 from scamshare.services.audit import Actor
 
 # The date is a calendar day somewhere in ASEAN (UTC+6:30 to UTC+9), a day ahead of UTC at most.
@@ -89,18 +91,21 @@ def record(
     session: Session,
     policy: rules.Policy,
     actor: Actor,
-    items: list[dict[str, Any]],
+    body: dict[str, Any],
     *,
     region: str,
     now: datetime,
-    prefix: str | None = None,
 ) -> dict[str, Any]:
-    """Record notices; end each listing of a number last reported before it was disconnected.
+    """Record one notice or a batch of them; end each listing reported before its number's end.
 
+    The body is one notice or {"disconnections": [...]}, as DisconnectionRequestSchema loads it.
     The indicator's reset_at moves to the disconnection day, so the old holder's reports no
     longer count towards listing the number again; its next holder starts from nothing.
     """
-    notices = validate(items, region, now, prefix)
+    if "disconnections" in body:  # a batch: its errors name the item ("disconnections.3.number")
+        notices = validate(body["disconnections"], region, now, "disconnections")
+    else:
+        notices = validate([body], region, now, None)
     indicators: dict[str, Indicator] = {}
     for part in lifecycle.chunks(sorted({notice.number for notice in notices})):
         query = (
@@ -111,7 +116,7 @@ def record(
         )
         indicators.update((indicator.value, indicator) for indicator in session.scalars(query))
 
-    changes: list[lifecycle.Change] = []
+    ended: list[tuple[Indicator, str, str | None, str]] = []
     ending: set[int] = set()
     for notice in notices:
         indicator = indicators.get(notice.number)
@@ -125,21 +130,15 @@ def record(
         ):
             ending.add(indicator.id)
             notice.listings_ended = 1
-            changes.append(
-                lifecycle.Change(
-                    indicator,
-                    "expired",
-                    "disconnected",
-                    indicator.risk,
-                    f"disconnected on {notice.disconnected_on.isoformat()}",
-                )
-            )
+            why = f"disconnected on {notice.disconnected_on.isoformat()}"
+            ended.append((indicator, "expired", "disconnected", why))
         if indicator.reset_at is None or indicator.reset_at < notice.reset_at:
             indicator.reset_at = notice.reset_at
-    lifecycle.stamp(session, changes, actor, now)
+    life = Lifecycle(session, policy, actor, now)
+    life.set_statuses(ended)
     # The old holder's reports no longer count: re-derive counts and risk of every indicator.
     touched = sorted(indicators.values(), key=lambda indicator: indicator.id)
-    lifecycle.settle(session, policy, touched, actor, now, why="disconnection notice")
+    life.settle(touched, why="disconnection notice")
 
     rows = [
         {

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scamshare import policy as rules
+from scamshare.indicators import lifecycle
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import EXPORTED_STATUSES, Indicator
-from scamshare.services import lifecycle
 from scamshare.services.audit import Actor
 
 WHY = "expired: no corroborating report within the time to live"
@@ -23,6 +24,7 @@ def expire_due(session: Session, policy: rules.Policy, now: datetime, actor: Act
     each chunk locked and settled through the lifecycle (sequence, history and audit).
     """
     expired = 0
+    life = Lifecycle(session, policy, actor, now)
     for kind, ttl in policy.ttl.items():
         cutoff = now - ttl
         last_id = 0
@@ -44,6 +46,6 @@ def expire_due(session: Session, policy: rules.Policy, now: datetime, actor: Act
             if not indicators:
                 break
             last_id = indicators[-1].id
-            changes = lifecycle.settle(session, policy, indicators, actor, now, why=WHY)
-            expired += sum(1 for change in changes if change.status == "expired")
+            changes = life.settle(indicators, why=WHY)
+            expired += sum(1 for change in changes if change.indicator.status == "expired")
     return expired

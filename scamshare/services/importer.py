@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -18,12 +18,12 @@ from typing import Any, BinaryIO, TextIO
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from scamshare import ingest_formats
+from scamshare import ingest_formats, text
 from scamshare import policy as rules
 from scamshare.auth import Caller, check_role
 from scamshare.errors import Invalid
 from scamshare.models import Organisation
-from scamshare.services import reports
+from scamshare.services import report_checks, reports
 from schemas.reports import ReportSchema
 
 FORMATS = ("csv", "ndjson")
@@ -40,6 +40,7 @@ class Row:
     line: int  # 1-based line on which the row starts
     original: Any  # CSV cells in header order (extras after), or the NDJSON line's text
     item: Any
+    problem: dict | None = None  # why the row is rejected before validation, if it is
 
 
 @dataclass
@@ -88,45 +89,56 @@ class RowReader:
         self.line = 0  # the last line consumed
         self.header: list[str] = []
         self._lines = self._decoded(handle)
-        self._csv: csv.DictReader | None = None
+        self._csv: ingest_formats.CsvReader | None = None
         if file_format == "csv":
-            self._csv = csv.DictReader(self._lines)
-            self.header = list(self._csv.fieldnames or [])
-            ingest_formats.check_csv_header(self.header)
+            self._csv = ingest_formats.CsvReader(self._lines)
+            self.header = self._csv.header
 
     def _decoded(self, handle: BinaryIO) -> Iterator[str]:
-        """Yield the file's lines as text, naming the line and byte of any that is not UTF-8."""
-        for raw in handle:
-            self.line += 1
+        """Yield the file's lines as text (ended by CRLF, LF or CR), naming any not UTF-8."""
+        for number, raw in enumerate(handle):
             try:
                 # The byte-order mark some spreadsheet programs write is not part of the data.
-                yield raw.decode("utf-8-sig" if self.line == 1 else "utf-8")
+                decoded = raw.decode("utf-8" if number else "utf-8-sig")
             except UnicodeDecodeError as error:
                 raise Invalid(
-                    f"Line {self.line} is not UTF-8 (byte {error.start + 1} of the line).",
+                    f"Line {self.line + 1} is not UTF-8 (byte {error.start + 1} of the line).",
                     code="not_utf8",
                 ) from None
+            for line in ingest_formats.lines(decoded):
+                self.line += 1
+                yield line
 
     def __iter__(self) -> Iterator[Row]:
         """Yield the rows, skipping blank lines as the API does."""
         index = 0
         if self._csv is not None:
             fields = self.header
+            rows = iter(self._csv)
             while True:
                 start = self.line + 1
-                row = next(self._csv, None)
+                row = next(rows, None)
                 if row is None:
                     return
                 cells = [row.get(name) or "" for name in fields] + list(row.get(None) or [])
-                yield Row(index, start, cells, ingest_formats.csv_item(row))
+                yield _row(index, start, cells, ingest_formats.csv_item, row)
                 index += 1
         else:
-            for text in self._lines:
-                if not text.strip():
+            for line_text in self._lines:
+                if not line_text.strip():
                     continue
-                line = text.rstrip("\r\n")
-                yield Row(index, self.line, line, ingest_formats.ndjson_item(line))
+                line = line_text.rstrip("\r\n")
+                yield _row(index, self.line, line, ingest_formats.ndjson_item, line)
                 index += 1
+
+
+def _row(index: int, line: int, original: Any, read: Callable, source: Any) -> Row:
+    """A row read into its report object, or rejected for text the node cannot take."""
+    try:
+        return Row(index, line, original, read(source, index))
+    except text.Refused as refused:
+        problem = {"field": refused.field, "reason": refused.reason, "message": refused.message}
+        return Row(index, line, original, None, problem)
 
 
 def batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
@@ -160,7 +172,6 @@ def import_batch(
     rows: list[Row],
     caller: Caller,
     *,
-    node_country: str,
     policy: rules.Policy,
     now: datetime,
     atomic: bool,
@@ -170,24 +181,24 @@ def import_batch(
     Atomic: a batch with any rejected row stores nothing (its rejects are still returned).
     """
     outcome = BatchOutcome()
-    pending = rows
-    if caller.role not in reports.VERIFYING_ROLES:
+    outcome.rejected = [(row, row.problem) for row in rows if row.problem is not None]
+    pending = [row for row in rows if row.problem is None]
+    if caller.role not in report_checks.VERIFYING_ROLES:
         # The API refuses a whole request for one such report; a file gets those rows rejected.
         message = f"verified needs a regulator or law-enforcement organisation, not {caller.role}"
-        refused = {row.index for row in rows if _claims_verified(row.item)}
-        outcome.rejected = [
+        refused = {row.index for row in pending if _claims_verified(row.item)}
+        outcome.rejected += [
             (row, {"field": "verified", "reason": "not_allowed", "message": message})
-            for row in rows
+            for row in pending
             if row.index in refused
         ]
-        pending = [row for row in rows if row.index not in refused]
+        pending = [row for row in pending if row.index not in refused]
     if pending:
         try:
             result = reports.submit(
                 session,
                 [row.item for row in pending],
                 caller,
-                node_country=node_country,
                 policy=policy,
                 now=now,
                 atomic=atomic,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, exists, inspect, select
@@ -16,40 +17,43 @@ SEES_REPORTERS = frozenset({"regulator"})
 _MAX_ID_DIGITS = 18  # a larger number cannot be a BIGINT id, and PostgreSQL would refuse it
 
 
-def search(
-    session: Session,
-    *,
-    kind: str | None = None,
-    status: str | None = None,
-    category: str | None = None,
-    risk: str | None = None,
-    country: str | None = None,
-    before: int | None = None,
-    limit: int = 100,
-) -> tuple[list[Indicator], int | None]:
+@dataclass(frozen=True)
+class IndicatorFilter:
+    """Which indicators a page holds: by kind, status, category, risk, reporting country."""
+
+    kind: str | None = None
+    status: str | None = None
+    category: str | None = None
+    risk: str | None = None
+    country: str | None = None
+    before: int | None = None
+    limit: int = 100
+
+
+def search(session: Session, page: IndicatorFilter) -> tuple[list[Indicator], int | None]:
     """Return one page of indicators, newest first, and the cursor of the next page."""
-    query: Select = select(Indicator).order_by(Indicator.id.desc()).limit(limit + 1)
-    if kind:
-        query = query.where(Indicator.kind == kind)
-    if status:
-        query = query.where(Indicator.status == status)
-    if risk:
-        query = query.where(Indicator.risk == risk)
-    if category:
+    query: Select = select(Indicator).order_by(Indicator.id.desc()).limit(page.limit + 1)
+    if page.kind:
+        query = query.where(Indicator.kind == page.kind)
+    if page.status:
+        query = query.where(Indicator.status == page.status)
+    if page.risk:
+        query = query.where(Indicator.risk == page.risk)
+    if page.category:
         # JSON path extraction reads the same on SQLite (json_extract) and PostgreSQL (->>).
-        query = query.where(Indicator.category_counts[category].as_integer() > 0)
-    if country:
+        query = query.where(Indicator.category_counts[page.category].as_integer() > 0)
+    if page.country:
         query = query.where(
             exists().where(
                 IndicatorOrganisation.indicator_id == Indicator.id,
-                IndicatorOrganisation.country == country,
+                IndicatorOrganisation.country == page.country,
             )
         )
-    if before:
-        query = query.where(Indicator.id < before)
+    if page.before:
+        query = query.where(Indicator.id < page.before)
     indicators = list(session.scalars(query))
-    next_cursor = indicators[limit - 1].id if len(indicators) > limit else None
-    return indicators[:limit], next_cursor
+    next_cursor = indicators[page.limit - 1].id if len(indicators) > page.limit else None
+    return indicators[: page.limit], next_cursor
 
 
 def _indicator_id(raw: str) -> int:

@@ -8,52 +8,28 @@ flush) instead of one audit entry each, which would also take SQLite's write loc
 from __future__ import annotations
 
 import functools
-import sqlite3
 import threading
 import time
-import weakref
-from collections import defaultdict, namedtuple
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg import pq
-from psycopg.adapt import Transformer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scamshare import db
 from scamshare import normalise as norm
+from scamshare.db import fast
 from scamshare.errors import Invalid
-from scamshare.models import EXPORTED_STATUSES, Counter, Indicator
-from scamshare.services import audit, lifecycle, peers
-from scamshare.services.audit import Actor
-from scamshare.services.blocklist import merged
+from scamshare.indicators import lifecycle, rules
+from scamshare.models import Actor, Counter, Indicator
+from scamshare.services import audit, peers
 
 DEFAULT_KIND = "phone"  # "kind optional for phone numbers": a bare value is read as a number
 MAX_VALUES = 1000
 CACHED_VALUES = 8192  # normalised lookup values remembered per process (_canonical_key)
-
-
-def _columns(country: str) -> tuple:
-    """What a lookup reads of an indicator."""
-    return (
-        Indicator.kind,
-        Indicator.value,
-        Indicator.status,
-        Indicator.removal_reason,
-        Indicator.risk,
-        Indicator.category_counts,
-        Indicator.report_count,
-        Indicator.org_count,
-        Indicator.country_count,
-        Indicator.first_reported_at,
-        Indicator.last_reported_at,
-        Indicator.expires_at,
-        Indicator.foreign,
-    )
 
 
 def canonical(value: str, kind: str | None, region: str, field: str, index: int | None = None):
@@ -69,28 +45,28 @@ def canonical(value: str, kind: str | None, region: str, field: str, index: int 
         ) from None
 
 
-def _found(row, country: str, policies: dict[str, str]) -> dict[str, Any]:
-    """The lookup result of a value the node knows (its merged view with every peer origin)."""
-    view = merged(row, country, policies)
+def _found(indicator, country: str, policies: dict[str, str]) -> dict[str, Any]:
+    """The lookup result of a value the node knows: its merged view over every origin."""
+    view = rules.merged_view(indicator, country, policies)
     return {
-        "kind": row.kind,
-        "value": row.value,
-        "status": view["status"],
-        "listed": view["status"] in EXPORTED_STATUSES,
-        "removal_reason": row.removal_reason,
-        "risk": view["risk"],
-        "categories": sorted(row.category_counts),
+        "kind": view.kind,
+        "value": view.value,
+        "status": view.status,
+        "listed": view.exported,
+        "removal_reason": view.removal_reason,
+        "risk": view.risk,
+        "categories": list(view.categories),
         "counts": {
-            "reports": row.report_count,
-            "organisations": row.org_count,
-            "countries": row.country_count,
-            "categories": dict(sorted(row.category_counts.items())),
+            "reports": view.report_count,
+            "organisations": view.org_count,
+            "countries": view.country_count,
+            "categories": dict(sorted(indicator.category_counts.items())),
         },
-        "first_reported": row.first_reported_at,
-        "last_reported": row.last_reported_at,
-        "expires_at": row.expires_at,
-        "disputed": view["status"] == "disputed",
-        "origins": view["origins"],
+        "first_reported": view.first_reported,
+        "last_reported": view.last_reported,
+        "expires_at": view.expires_at,
+        "disputed": view.status == "disputed",
+        "origins": [origin.to_dict() for origin in view.origins],
     }
 
 
@@ -115,9 +91,10 @@ def _unknown(kind: str, value: str) -> dict[str, Any]:
 
 def dumped(result: dict[str, Any]) -> dict[str, Any]:
     """A lookup result as LookupResultSchema dumps it: the datetimes as ISO 8601 text."""
-    for name in ("first_reported", "last_reported", "expires_at"):
-        if result[name] is not None:
-            result[name] = result[name].isoformat()
+    for entry in (result, *result["origins"]):
+        for name in ("first_reported", "last_reported", "expires_at"):
+            if entry[name] is not None:
+                entry[name] = entry[name].isoformat()
     return result
 
 
@@ -133,73 +110,6 @@ def _canonical_key(value: str, kind: str | None, region: str) -> tuple[str, str]
     return asked.kind, asked.value
 
 
-# What a single lookup reads, in _columns' order, as the DBAPI cursor gives it back.
-_Row = namedtuple("_Row", [column.key for column in _columns("")])
-
-
-@functools.cache
-def _one_sql(first: str, second: str) -> str:
-    """The single-value lookup with these two parameter markers, written once."""
-    names = ", ".join(f'"{name}"' for name in _Row._fields)
-    return f"SELECT {names} FROM indicators WHERE kind = {first} AND value = {second}"
-
-
-def _fetch_one(dbapi_connection, key: tuple[str, str]) -> tuple | None:
-    """The indicator row of (kind, value) as the driver gives it, or None."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        sql = _one_sql("?", "?")
-    elif dbapi_connection.info.encoding == _PQ_ENCODING:
-        return _fetch_one_pq(dbapi_connection, key)
-    else:
-        sql = _one_sql("%s", "%s")  # a psycopg cursor decodes any client encoding itself
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(sql, key)
-        return cursor.fetchone()
-    finally:
-        cursor.close()
-
-
-_PQ_STATEMENT = b"scamshare_lookup_one"
-_PQ_ENCODING = "utf-8"  # what the libpq path encodes and decodes with (see _fetch_one)
-# psycopg connections on which _PQ_STATEMENT is prepared, each with the Transformer that turns
-# its result rows into Python values as a psycopg cursor would.
-_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _fetch_one_pq(connection: psycopg.Connection, key: tuple[str, str]) -> tuple | None:
-    """Run the lookup as a prepared statement through libpq itself (psycopg's `pq` layer).
-
-    A psycopg cursor's own machinery around a one-row query cost about 80 microseconds of CPU
-    per lookup, more than libpq's round trip; psycopg's Transformer still loads the row with
-    the connection's loaders, so the values are those a cursor returns. The client encoding is
-    UTF-8 (see _fetch_one). The statement is prepared once per connection, which is in
-    autocommit mode (db.single_read).
-    """
-    pgconn = connection.pgconn
-    encoding = _PQ_ENCODING
-    transformer = _prepared.get(connection)
-    if transformer is None:
-        _checked(pgconn.prepare(_PQ_STATEMENT, _one_sql("$1", "$2").encode()), encoding)
-        # Built on the connection's adapters, not the connection: a value that referred to its
-        # key would keep every connection ever used alive in this weak dictionary.
-        transformer = _prepared[connection] = Transformer(connection.adapters)
-    result = _checked(
-        pgconn.exec_prepared(_PQ_STATEMENT, [part.encode(encoding) for part in key]), encoding
-    )
-    if not result.ntuples:
-        return None
-    transformer.set_pgresult(result)
-    return transformer.load_row(0, tuple)
-
-
-def _checked(result: pq.PGresult, encoding: str) -> pq.PGresult:
-    """The result, or psycopg's exception for the error it reports."""
-    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
-        raise psycopg.errors.error_from_result(result, encoding=encoding)
-    return result
-
-
 def lookup(
     dbapi_connection,
     value: str,
@@ -208,25 +118,15 @@ def lookup(
     country: str,
     policies: Callable[[], dict[str, str]],
 ) -> dict:
-    """Look one value up with one indexed query, on a DBAPI connection (db.single_read).
+    """Look one value up with one indexed read on a db.fast.single_read connection.
 
-    Lookups are the node's hot path: SQLAlchemy's statement and result handling cost more than
-    the indexed SELECT itself, so the row comes straight from the driver (_fetch_one) and only
-    its JSON and datetime columns are converted, as the models' column types would. `policies`
-    gives the peer policies (peers.cached_policies), asked only for a value the node knows.
+    `policies` gives the peer policies (peers.cached_policies), asked only for a value the
+    node knows.
     """
     key = _canonical_key(value, kind, region)
-    found = _fetch_one(dbapi_connection, key)
-    if found is None:
+    row = fast.fetch_indicator(dbapi_connection, *key)
+    if row is None:
         return _unknown(*key)
-    row = _Row(*found)
-    row = row._replace(
-        category_counts=db.read_json(row.category_counts),
-        foreign=db.read_json(row.foreign),
-        first_reported_at=db.read_when(row.first_reported_at),
-        last_reported_at=db.read_when(row.last_reported_at),
-        expires_at=db.read_when(row.expires_at),
-    )
     return _found(row, country, policies())
 
 
@@ -249,9 +149,8 @@ def lookup_many(session: Session, items: list[dict], region: str, country: str) 
     keys = sorted({(a.kind, a.value) for a in asked})
     rows = {}
     for kind, part in lifecycle.by_kind(keys):
-        query = select(*_columns(country)).where(Indicator.kind == kind, Indicator.value.in_(part))
-        for row in session.execute(query):
-            rows[(row.kind, row.value)] = row
+        query = select(*rules.VIEW_COLUMNS).where(Indicator.kind == kind, Indicator.value.in_(part))
+        rows.update(((row.kind, row.value), row) for row in session.execute(query))
     results = []
     policies = peers.cached_policies(session)
     for item, normalised in zip(items, asked, strict=True):

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 
 from scamshare import normalise as norm
 from scamshare.errors import Invalid
+from scamshare.indicators import lifecycle, rules
 from scamshare.models import Indicator, MessageBand
-from scamshare.services import lifecycle, peers
-from scamshare.services.blocklist import merged
 
 MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
 
@@ -60,25 +59,25 @@ def _wanted(message: norm.Normalised, sender, number) -> dict[tuple[str, str], l
     return wanted
 
 
-def _match(row, view: dict, sources: list[str], similarity: float | None = None) -> dict[str, Any]:
-    """One matching indicator (with its merged view) and what it asks the operator to do."""
-    origins = view["origins"]
-    if similarity is not None or view["status"] != "listed":
+def _match(view: rules.View, sources: list[str], similarity: float | None = None) -> dict[str, Any]:
+    """One matching indicator (its merged view) and what it asks the operator to do."""
+    origins = [{"country": o.country, "policy": o.policy} for o in view.origins]
+    if similarity is not None or view.status != "listed":
         action = "warn"
     else:
         action = "block" if any(o["policy"] == "block" for o in origins) else "warn"
-    if row.kind == "message":
+    if view.kind == "message":
         match = "template" if similarity is None else "similar_template"
     else:
-        match = row.kind
+        match = view.kind
     return {
         "match": match,
         "sources": sources,
-        "kind": row.kind,
-        "value": row.value,
-        "status": view["status"],
-        "risk": view["risk"],
-        "categories": sorted(row.category_counts),
+        "kind": view.kind,
+        "value": view.value,
+        "status": view.status,
+        "risk": view.risk,
+        "categories": list(view.categories),
         "origins": origins,
         "similarity": similarity,
         "action": action,
@@ -99,32 +98,22 @@ def check(
     given_sender = _normalise("sender_id", sender, region, "sender") if sender else None
     given_number = _normalise("phone", number, region, "number") if number else None
     wanted = _wanted(message, given_sender, given_number)
-    columns = (
-        Indicator.id,
-        Indicator.kind,
-        Indicator.value,
-        Indicator.status,
-        Indicator.risk,
-        Indicator.category_counts,
-        Indicator.removal_reason,
-        Indicator.foreign,
-    )
-    policies = peers.cached_policies(session)
+    policies = lifecycle.peer_policies(session)
 
-    def view(row) -> dict:
-        """The merged view of a matching row."""
-        return merged(row, country, policies)
+    def view(indicator: Indicator) -> rules.View:
+        """The merged view of a matching indicator."""
+        return rules.merged_view(indicator, country, policies)
 
     matches = []
     for kind, part in lifecycle.by_kind(wanted):
-        query = select(*columns).where(
+        query = select(Indicator).where(
             Indicator.kind == kind,
             Indicator.value.in_(part),
             Indicator.exported.is_(True),
         )
-        for row in session.execute(query):
-            matches.append(_match(row, view(row), wanted[(row.kind, row.value)]))
-    matches.extend(_similar(session, message, columns, view))
+        for indicator in session.scalars(query):
+            matches.append(_match(view(indicator), wanted[(indicator.kind, indicator.value)]))
+    matches.extend(_similar(session, message, view))
     actions = {match["action"] for match in matches}
     verdict = "block" if "block" in actions else "warn" if actions else "allow"
     order = {"template": 0, "similar_template": 1}
@@ -137,7 +126,7 @@ def check(
     }
 
 
-def _similar(session: Session, message: norm.Normalised, columns: tuple, view) -> list[dict]:
+def _similar(session: Session, message: norm.Normalised, view) -> list[dict]:
     """Listed or disputed templates that share a signature band and are similar enough."""
     bands = message.facts.get("bands") or []
     if not bands:
@@ -146,7 +135,7 @@ def _similar(session: Session, message: norm.Normalised, columns: tuple, view) -
         select(MessageBand.indicator_id).where(MessageBand.band.in_(bands)).distinct().subquery()
     )
     query = (
-        select(*columns, Indicator.facts)
+        select(Indicator)
         .join(candidates, candidates.c.indicator_id == Indicator.id)
         .where(
             Indicator.kind == "message",
@@ -156,10 +145,10 @@ def _similar(session: Session, message: norm.Normalised, columns: tuple, view) -
     )
     signature = message.facts["signature"]
     similar = []
-    for row in session.execute(query):
-        theirs = row.facts.get("signature")
+    for indicator in session.scalars(query):
+        theirs = indicator.facts.get("signature")
         score = norm.similarity(signature, theirs) if theirs else 0.0
         if score >= norm.SIMILARITY_THRESHOLD:
-            similar.append(_match(row, view(row), ["text"], round(score, 4)))
+            similar.append(_match(view(indicator), ["text"], round(score, 4)))
     similar.sort(key=lambda m: -m["similarity"])
     return similar[:MAX_SIMILAR]

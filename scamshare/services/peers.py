@@ -3,40 +3,48 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from flask import current_app, has_app_context
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from scamshare import db
+from scamshare import policy as rules
+from scamshare.clock import utcnow
 from scamshare.config import MEMBER_STATES
 from scamshare.errors import Conflict, Invalid, NotFound
-from scamshare.federation.identity import decode_public
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import POLICIES, Indicator, Peer
+from scamshare.public_keys import decode_public
 from scamshare.services import audit
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A peer node as an admin registers it, and how this node treats its listings."""
+
+    node_id: str
+    country: str
+    url: str
+    public_key: str
+    policy: str = "block"
+
+
 def add_peer(
-    session: Session,
-    actor: audit.Actor,
-    *,
-    node_id: str,
-    country: str,
-    url: str,
-    public_key: str,
-    policy: str = "block",
-    own_node_id: str,
+    session: Session, actor: audit.Actor, registration: Registration, policy: rules.Policy
 ) -> Peer:
-    """Register a peer node after checking every field."""
-    country = country.upper()
+    """Register a peer node after checking every field; its listings show its new policy."""
+    node_id, url, public_key = registration.node_id, registration.url, registration.public_key
+    country = registration.country.upper()
     problems = []
     if country not in MEMBER_STATES:
         problems.append(("country", "not_allowed", f"{country!r} is not a member state"))
-    if policy not in POLICIES:
+    if registration.policy not in POLICIES:
         problems.append(("policy", "not_allowed", "policy is block or warn"))
     if not url.startswith(("http://", "https://")):
         problems.append(("url", "invalid", "the peer URL must start with http:// or https://"))
-    if node_id == own_node_id:
+    if node_id == policy.node_id:
         problems.append(("node_id", "is_self", "a node cannot peer with itself"))
     try:
         decode_public(public_key)
@@ -54,17 +62,18 @@ def add_peer(
         country=country,
         url=url.rstrip("/"),
         public_key=public_key.strip(),
-        policy=policy,
+        policy=registration.policy,
     )
     session.add(peer)
     session.flush()
     forget_policies()
+    Lifecycle(session, policy, actor, utcnow()).refresh_origin(country, f"peer {node_id} added")
     audit.record(
         session,
         actor,
         "peer.add",
         target=f"peer:{node_id}",
-        details={"country": country, "url": peer.url, "policy": policy},
+        details={"country": country, "url": peer.url, "policy": registration.policy},
     )
     return peer
 
@@ -82,11 +91,18 @@ def list_peers(session: Session) -> list[Peer]:
     return list(session.scalars(select(Peer).order_by(Peer.node_id)))
 
 
-def remove_peer(session: Session, actor: audit.Actor, node_id: str) -> None:
-    """Forget a peer: nothing more is pushed to it or accepted from it."""
+def remove_peer(session: Session, actor: audit.Actor, node_id: str, policy: rules.Policy) -> None:
+    """Forget a peer: nothing more is pushed to it or accepted from it.
+
+    What it already contributed stays, shown under the default policy (block).
+    """
     peer = get_peer(session, node_id)
     session.delete(peer)
+    session.flush()
     forget_policies()
+    Lifecycle(session, policy, actor, utcnow()).refresh_origin(
+        peer.country, f"peer {node_id} removed"
+    )
     audit.record(session, actor, "peer.remove", target=f"peer:{node_id}")
 
 

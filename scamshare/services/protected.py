@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,10 @@ from scamshare import db
 from scamshare import normalise as norm
 from scamshare import policy as rules
 from scamshare.errors import Conflict, Invalid, NotFound, field_errors
+from scamshare.indicators import lifecycle
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import Indicator, ProtectedValue
-from scamshare.services import audit, lifecycle
+from scamshare.services import audit
 from scamshare.services.audit import Actor
 from schemas.protected import PROTECTED_KINDS, ProtectedCreateSchema
 
@@ -33,6 +35,17 @@ class Loaded:
     added: int
     present: int
     indicators_changed: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A value to protect as a person writes it; a national number is read in `region`."""
+
+    kind: str
+    value: str
+    label: str
+    category: str
+    region: str
 
 
 def _is_id(raw: str) -> bool:
@@ -63,7 +76,7 @@ def canonical(kind: str, value: str, region: str, field: str = "value") -> tuple
 def affected_indicators(session: Session, keys: list[tuple[str, str]]) -> list[Indicator]:
     """Lock and return the indicators whose protection depends on these (kind, value) pairs.
 
-    A protected domain also protects every URL on it, as lifecycle.protected_keys decides.
+    A protected domain also protects every URL on it, as lifecycle.protection_keys decides.
     """
     found: dict[int, Indicator] = {}
     for part in lifecycle.chunks(sorted(set(keys))):
@@ -90,7 +103,7 @@ def resettle(
     indicators = affected_indicators(session, keys)
     before = {indicator.id: indicator.status for indicator in indicators}
     # The history keeps 200 characters of a reason; a long label must not fail the change.
-    lifecycle.settle(session, policy, indicators, actor, now, why=why[:200])
+    Lifecycle(session, policy, actor, now).settle(indicators, why=why[:200])
     return sum(1 for indicator in indicators if indicator.status != before[indicator.id])
 
 
@@ -126,29 +139,19 @@ def _view(row: ProtectedValue, reports: int, changed: int | None = None) -> dict
 
 
 def add(
-    session: Session,
-    policy: rules.Policy,
-    actor: Actor,
-    *,
-    kind: str,
-    value: str,
-    label: str,
-    category: str,
-    region: str,
-    now: datetime,
+    session: Session, policy: rules.Policy, actor: Actor, entry: Entry, now: datetime
 ) -> dict[str, Any]:
     """Protect a value and settle its existing indicators, which become protected at once."""
     # The command line reaches here without the API's schema: check the same rules.
     try:
-        _entry_schema.load(
-            {"kind": kind, "value": value, "label": label, "category": category, "region": region}
-        )
+        _entry_schema.load(asdict(entry))
     except ValidationError as error:
         raise Invalid(
             "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(error.messages)),
             errors=field_errors(error.messages),
         ) from None
-    kind, value = canonical(kind, value, region)
+    kind, value = canonical(entry.kind, entry.value, entry.region)
+    label, category = entry.label, entry.category
     row_id = session.scalar(
         db.insert_for(session)(ProtectedValue)
         .values(

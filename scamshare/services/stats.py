@@ -166,3 +166,13 @@ def to_csv(summary: dict[str, Any]) -> str:
     writer.writeheader()
     writer.writerows(summary["rows"])
     return buffer.getvalue()
+
+
+def indicator_counts(session: Session) -> list[tuple[str, str, int]]:
+    """How many indicators there are of each kind in each status, for the node's metrics."""
+    rows = session.execute(
+        select(Indicator.kind, Indicator.status, func.count())
+        .group_by(Indicator.kind, Indicator.status)
+        .order_by(Indicator.kind, Indicator.status)
+    )
+    return [(kind, status, count) for kind, status, count in rows]

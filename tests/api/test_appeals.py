@@ -263,7 +263,6 @@ def test_after_the_cool_down_the_normal_rule_applies_again(app, client, keys, op
             session,
             [report(observed=then - timedelta(days=1), verified=True)],
             caller(regulator),
-            node_country="SG",
             policy=policy,
             now=then,
             atomic=True,
@@ -272,15 +271,16 @@ def test_after_the_cool_down_the_normal_rule_applies_again(app, client, keys, op
             session,
             policy,
             actor(keys["operator"]),
-            kind="phone",
-            value=NUMBER,
-            reason="new holder",
-            contact_ref="T-1",
-            region="SG",
-            now=then,
+            appeals_service.Filing("phone", NUMBER, "new holder", "T-1", "SG"),
+            then,
         )
         appeals_service.resolve(
-            session, policy, actor(regulator), appeal["id"], outcome="delisted", note=None, now=then
+            session,
+            policy,
+            actor(regulator),
+            appeal["id"],
+            appeals_service.Decision("delisted"),
+            then,
         )
     assert submit(client, operators[0], report())["status"] == "delisted"
     submit(client, operators[1], report())
@@ -320,32 +320,23 @@ def test_appeals_open_longer_than_five_days_are_flagged_overdue(app, client, key
             session,
             policy,
             actor(keys["operator"]),
-            kind="phone",
-            value="8123 4567",
-            reason="new holder",
-            contact_ref="T-1",
-            region="SG",
-            now=utcnow() - timedelta(days=6),
+            appeals_service.Filing("phone", "8123 4567", "new holder", "T-1", "SG"),
+            utcnow() - timedelta(days=6),
         )
         decided = appeals_service.file(
             session,
             policy,
             actor(keys["operator"]),
-            kind="phone",
-            value="8123 4569",
-            reason="new holder",
-            contact_ref="T-3",
-            region="SG",
-            now=utcnow() - timedelta(days=9),
+            appeals_service.Filing("phone", "8123 4569", "new holder", "T-3", "SG"),
+            utcnow() - timedelta(days=9),
         )
         appeals_service.resolve(
             session,
             policy,
             actor(keys["regulator"]),
             decided["id"],
-            outcome="upheld",
-            note=None,
-            now=utcnow() - timedelta(days=7),
+            appeals_service.Decision("upheld"),
+            utcnow() - timedelta(days=7),
         )
     fresh = file(client, keys["operator"], "8123 4568").json
 

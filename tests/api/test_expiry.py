@@ -10,8 +10,9 @@ from sqlalchemy import select
 from scamshare import db
 from scamshare.auth import Caller
 from scamshare.clock import utcnow
+from scamshare.indicators import lifecycle
 from scamshare.models import AuditEntry
-from scamshare.services import audit, expiry, lifecycle
+from scamshare.services import audit, expiry
 from scamshare.services import reports as reports_service
 from tests.conftest import Credential, make_credential
 from tests.reporting import report, submit
@@ -25,7 +26,6 @@ def submit_at(app, credential: Credential, now: datetime, *reports: dict) -> dic
             session,
             list(reports),
             caller,
-            node_country="SG",
             policy=app.extensions["scamshare.policy"],
             now=now,
             atomic=True,

@@ -40,7 +40,14 @@ def test_a_listed_number_is_found_in_the_callers_national_format(client, keys):
         "categories": {"investment": 1},
     }
     assert body["first_reported"] and body["last_reported"] and body["expires_at"]
-    assert body["origins"] == [{"country": "SG", "policy": "block"}]
+    [origin] = body["origins"]
+    assert (origin["country"], origin["policy"], origin["status"]) == ("SG", "block", "listed")
+    assert (origin["report_count"], origin["org_count"], origin["categories"]) == (
+        1,
+        1,
+        ["investment"],
+    )
+    assert origin["expires_at"] == body["expires_at"]
 
 
 def test_the_callers_country_decides_how_a_national_number_reads(app, client, keys):

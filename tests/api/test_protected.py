@@ -98,6 +98,13 @@ def test_regulator_adds_lists_and_removes_a_protected_value(client, keys):
     assert protected_list(client, regulator)["items"] == []
 
 
+def test_a_protected_value_without_kind_is_a_phone_number_as_in_the_command(client, keys):
+    """POST /protected defaults `kind` to phone, like `scamshare protected add`."""
+    body = {"value": "1800 111 1111", "label": "DBS", "category": "bank_hotline"}
+    added = client.post("/api/v1/protected", json=body, headers=keys["regulator"].headers)
+    assert (added.status_code, added.json["kind"]) == (201, "phone")
+
+
 def test_protected_list_filters_and_pages_with_a_cursor(client, keys):
     """Kind and category filter; `next` walks the list in the order values were added."""
     regulator = keys["regulator"]
@@ -347,14 +354,14 @@ def test_protected_load_defaults_to_the_node_country_and_settles_indicators(app,
 def test_a_new_database_loads_the_node_countrys_protected_values(empty_database_url, tmp_path):
     """The first start creates the schema, the sample organisations and the protected list."""
     from scamshare.app import create_app
-    from scamshare.cli import initialise
+    from scamshare.bootstrap import initialise
 
     app = create_app(
         {"DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path), "COUNTRY": "MY"}
     )
     try:
         issued = initialise(app)
-        regulator_key = next(key for _, role, key in issued if role == "regulator")
+        regulator_key = next(key.key for key in issued if key.role == "regulator")
         client = app.test_client()
         page = client.get(
             "/api/v1/protected",

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scamshare import db
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import AuditEntry, Indicator, IndicatorEvent, Report
 from tests.conftest import make_credential
 from tests.reporting import report
@@ -99,6 +100,24 @@ def test_a_single_invalid_report_is_422(client, keys):
     response = submit(client, keys["operator"], report("not a number"))
     assert response.status_code == 422
     assert response.json["errors"][0]["field"] == "value"
+    assert response.json["title"] == "Unprocessable content"
+    assert "atomic" not in response.json["detail"] and "value" in response.json["detail"]
+
+
+def test_an_unknown_kind_is_rejected_as_not_allowed(client, keys):
+    """A kind outside the vocabulary is the `not_allowed` reason the README documents."""
+    body = {"reports": [report(), report("x", kind="fax")]}
+    answer = submit(client, keys["operator"], body).json
+    assert answer["accepted"] == 1 and len(answer["reports"]) == 1
+    assert [(r["field"], r["reason"]) for r in answer["rejected"]] == [("kind", "not_allowed")]
+
+
+def test_validation_titles_are_the_same_from_every_part_of_the_node(client, keys):
+    """Query-string validation (webargs) and service validation share one 422 title."""
+    response = client.get(
+        "/api/v1/blocklist", query_string={"format": "xml"}, headers=keys["operator"].headers
+    )
+    assert (response.status_code, response.json["title"]) == (422, "Unprocessable content")
 
 
 def test_ndjson_and_csv_uploads_are_read_like_json(app, client, keys):
@@ -140,7 +159,8 @@ def test_upload_errors_are_clear(client, keys):
     bad_json = client.post(
         "/api/v1/reports", data="{", content_type="application/json", headers=headers
     )
-    assert bad_json.status_code == 422 and bad_json.json["code"] == "malformed_json"
+    assert bad_json.status_code == 400 and bad_json.json["code"] == "malformed_json"
+    assert bad_json.json["title"] == "Bad request"
     too_many = submit(client, keys["operator"], {"reports": [report()] * 10001})
     assert too_many.status_code == 422
     assert too_many.json["errors"][0]["field"] == "reports"
@@ -254,6 +274,38 @@ def test_idempotency_key_replays_the_first_response_and_refuses_a_different_body
     assert count(app, Report) == 2
 
 
+def only_error(response) -> tuple[str, str, str]:
+    """The field, reason and location of a problem's one error."""
+    [error] = response.json["errors"]
+    return error["field"], error["reason"], error["location"]
+
+
+def test_an_idempotency_key_too_long_to_store_is_422_and_stores_nothing(app, client, keys):
+    """The key is checked before anything is submitted."""
+    headers = {**keys["operator"].headers, "Idempotency-Key": "k" * 201}
+    response = client.post("/api/v1/reports", json=report(), headers=headers)
+    assert response.status_code == 422
+    assert only_error(response) == ("Idempotency-Key", "invalid_length", "headers")
+    assert count(app, Report) == 0
+
+
+@pytest.mark.parametrize(("value", "stored"), [("true", 0), ("1", 0), ("false", 1), ("0", 1)])
+def test_atomic_takes_true_or_false(app, client, keys, value, stored):
+    """atomic=true stores nothing of a batch with a bad item; atomic=false stores the good one."""
+    body = {"reports": [report(), report("not a number")]}
+    response = submit(client, keys["operator"], body, atomic=value)
+    assert response.status_code == (422 if stored == 0 else 200)
+    assert count(app, Report) == stored
+
+
+def test_atomic_that_is_not_a_boolean_is_422_naming_the_parameter(app, client, keys):
+    """A typo in atomic is refused, not read as false."""
+    response = submit(client, keys["operator"], {"reports": [report()]}, atomic="maybe")
+    assert response.status_code == 422
+    assert only_error(response) == ("atomic", "invalid_type", "query")
+    assert count(app, Report) == 0
+
+
 def test_each_exported_change_takes_the_next_sequence_with_history_and_audit(app, client, keys):
     """Listings and updates of listed values are stamped in order; unlisted changes are not."""
     regulator = keys["regulator"]
@@ -285,13 +337,12 @@ def test_each_exported_change_takes_the_next_sequence_with_history_and_audit(app
 
 def test_a_crash_mid_batch_leaves_nothing(app, client, keys, monkeypatch):
     """If settling fails after the reports were written, the whole batch rolls back."""
-    from scamshare.services import lifecycle
 
     def broken(*args, **kwargs):
         """Fail where a real crash could."""
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(lifecycle, "settle", broken)
+    monkeypatch.setattr(Lifecycle, "settle", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = submit(client, keys["operator"], {"reports": [report(), report("+6591234567")]})
     assert response.status_code == 500

@@ -11,8 +11,8 @@ import pytest
 from scamshare import db
 from scamshare.api import reports as reports_api
 from scamshare.clock import utcnow
+from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import Appeal, Indicator
-from scamshare.services import lifecycle
 from scamshare.services.audit import NODE
 from tests.conftest import make_credential
 
@@ -53,12 +53,8 @@ def change(app, indicator_id: int, status: str, moment: datetime) -> None:
     """Stamp an exported-state change as the appeal and expiry paths do."""
     with db.transaction(app) as session:
         indicator = session.get(Indicator, indicator_id)
-        lifecycle.stamp(
-            session,
-            [lifecycle.Change(indicator, status, None, indicator.risk, "test")],
-            NODE,
-            moment,
-        )
+        policy = app.extensions["scamshare.policy"]
+        Lifecycle(session, policy, NODE, moment).set_status(indicator, status, None, "test")
 
 
 def appeal(app, indicator_id: int, organisation_id: int, filed, resolved=None) -> None:

@@ -14,12 +14,10 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from scamshare.app import create_app
-from scamshare.db import transaction
+from scamshare.bootstrap import OrganisationKey, peer_each_other, set_up_node
 from scamshare.federation import identity
 from scamshare.federation.push import Pusher
-from scamshare.services import audit
-from scamshare.services import peers as peers_service
-from tests.conftest import POSTGRES_URL, Credential, _admin_engine, make_credential
+from tests.conftest import POSTGRES_URL, Credential, _admin_engine
 
 _numbers = itertools.count()
 
@@ -79,6 +77,13 @@ class Node:
         return httpx.post(f"{self.url}{path}", json=body, headers=credential.headers, timeout=10)
 
 
+def _credential(issued: OrganisationKey) -> Credential:
+    """The test's view of a key the node setup issued."""
+    return Credential(
+        issued.organisation_id, issued.organisation, issued.role, issued.key_id, issued.key
+    )
+
+
 def _database(template: str, name: str, tmp_path) -> str:
     """A fresh migrated database for one node."""
     if POSTGRES_URL:
@@ -113,30 +118,19 @@ def nodes(template_database, tmp_path, request):
                 "FEDERATION_ATTEMPTS": 2,
             }
         )
+        setup = set_up_node(
+            app, [(f"{country} regulator", "regulator"), (f"{country} operator", "operator")]
+        )
         node = Node(
             country,
             app,
-            identity.create(str(data_dir)),
-            make_credential(app, "regulator", f"{country} regulator", country),
-            make_credential(app, "operator", f"{country} operator", country),
+            setup.identity,
+            _credential(setup.keys["regulator"]),
+            _credential(setup.keys["operator"]),
         )
         node.start()
         started.append(node)
-    for node in started:
-        with transaction(node.app) as session:
-            for other in started:
-                if other is node:
-                    continue
-                peers_service.add_peer(
-                    session,
-                    audit.NODE,
-                    node_id=other.node_id,
-                    country=other.country,
-                    url=other.url,
-                    public_key=other.identity.public_key,
-                    policy="block",
-                    own_node_id=node.node_id,
-                )
+    peer_each_other(started)
     yield {node.country: node for node in started}
     for node in started:
         node.stop()

@@ -10,6 +10,7 @@ import pytest
 
 from scamshare.clock import utcnow
 from scamshare.federation import identity
+from scamshare.public_keys import decode_public
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_node_init_writes_a_private_key_only_its_owner_reads(run, tmp_path, clie
     """The last line is the public key; the key file is 0600; the API shows the same key."""
     output = run("node", "init").output.strip().splitlines()
     public_key = output[-1]
-    identity.decode_public(public_key)
+    decode_public(public_key)
     key_file = Path(tmp_path) / identity.KEY_FILE
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = run("node", "init", ok=False)
@@ -61,8 +62,8 @@ def test_peers_add_list_remove_from_the_command_line(run):
     )
     listing = run("peers", "list").output
     assert (
-        "scamshare-my\tMY\twarn\thttps://scamshare.mcmc.example\tcursor 0\tlag 0\tnever synced"
-        in listing
+        "scamshare-my\tMY\twarn\thttps://scamshare.mcmc.example\tcursor: change 0\t"
+        "lag: 0 changes unacknowledged\tnever synced" in listing
     )
     bad = run(
         "peers",

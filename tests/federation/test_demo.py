@@ -30,7 +30,7 @@ def free_base_port() -> int:
 
 
 def test_demo_federates_the_sample_reports_and_prints_how_to_explore(tmp_path):
-    """Each node ends up listing the others' values with their origins and keeps serving."""
+    """Each node lists the others' values with their origins, serves, and cleans up on Ctrl-C."""
     base = free_base_port()
     process = subprocess.Popen(
         [
@@ -40,10 +40,9 @@ def test_demo_federates_the_sample_reports_and_prints_how_to_explore(tmp_path):
             "demo",
             "--base-port",
             str(base),
-            "--data-dir",
-            str(tmp_path),
         ],
-        env={**os.environ, "SCAMSHARE_LOG_LEVEL": "WARNING"},
+        # Its temporary folder goes under tmp_path, where the test checks that it is removed.
+        env={**os.environ, "SCAMSHARE_LOG_LEVEL": "WARNING", "TMPDIR": str(tmp_path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -59,10 +58,12 @@ def test_demo_federates_the_sample_reports_and_prints_how_to_explore(tmp_path):
             assert line, "".join(lines)
             lines.append(line)
         output = "".join(lines)
+        assert list(tmp_path.glob("scamshare-demo-*"))
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
         process.stdout.close()
+    assert not list(tmp_path.glob("scamshare-demo-*")), "Ctrl-C left the demo's folder behind"
     assert "FAILED" not in output
     my_section = output.split("MY node")[1].split("TH node")[0]
     assert "+6581234567" in my_section and "SG (block)" in my_section

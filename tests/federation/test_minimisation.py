@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from scamshare.clock import utcnow
 from scamshare.db import transaction
-from scamshare.federation.push import build_batch
+from scamshare.federation.outgoing import build_batch
 from schemas.federation import BatchSchema, ContributionSchema
 
 FORBIDDEN = (

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
-from sqlalchemy.dialects import sqlite
 
-from scamshare.federation import store, wire
-from scamshare.models import Peer, UTCDateTime
+from scamshare.federation import wire
 from schemas.federation import (
     COUNTRIES,
     KINDS,
@@ -110,57 +107,3 @@ def outcome(load, data):
 def test_contributions_load_exactly_as_the_wire_schema_loads_them(item):
     """Valid or not, a contribution gets the schema's result or the schema's refusal."""
     assert outcome(wire.load_contribution, item) == outcome(ContributionSchema().load, item)
-
-
-@settings(max_examples=400, deadline=None)
-@given(moment=moments)
-def test_iso_texts_are_what_isoformat_renders(moment):
-    """The wire text stands in for `isoformat()` only when it is exactly that text."""
-    for text in renderings(moment):
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            continue  # a rendering that does not parse never reaches this function
-        assert wire.iso_text(text, parsed) == parsed.isoformat()
-
-
-@settings(max_examples=400, deadline=None)
-@given(moment=moments)
-def test_sqlite_datetimes_are_stored_as_sqlalchemy_stores_them(moment):
-    """The text written straight to SQLite is what the model's column type would write."""
-    dialect = sqlite.dialect()
-    naive = UTCDateTime().process_bind_param(moment, dialect)
-    expected = sqlite.DATETIME().bind_processor(dialect)(naive)
-    assert store._stored_text(wire.iso_text(moment.isoformat(), moment), moment) == expected
-    assert store._stored_text(None, moment) == expected
-
-
-@settings(max_examples=300, deadline=None)
-@given(item=plain)
-def test_a_sender_entry_is_the_json_of_its_summary(item):
-    """The merged-view entry written out by hand is byte for byte `json.dumps` of the summary."""
-    batch = {"contributions": [item]}
-    loaded = _loaded(batch)
-    if loaded is None:
-        return
-    contribution, texts = loaded
-    peer = Peer(node_id=item["origin_node"], country=item["origin_country"])
-    expected = json.dumps([store.summary_of(contribution, peer.node_id)])
-    assert store._SenderEntry(peer).json(contribution, texts) == expected
-
-
-def _loaded(batch: dict):
-    """One contribution and its ISO texts as `wire.load_batch` gives them, or None if invalid."""
-    envelope = {
-        "wire_version": 1,
-        "sender": "bench-sg",
-        "batch_id": "a" * 32,
-        "created_at": "2026-11-23T00:00:00+00:00",
-        "sequence_from": 0,
-        "sequence_to": 1,
-    }
-    try:
-        loaded = wire.load_batch({**envelope, **batch})
-    except ValidationError:
-        return None
-    return loaded["contributions"][0], loaded["iso_texts"][0]

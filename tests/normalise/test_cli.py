@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from scamshare.cli_normalise import normalise_command
+from scamshare.cli.normalise import normalise_command
 
 
 def run(arguments: list[str], stdin: str | None = None):

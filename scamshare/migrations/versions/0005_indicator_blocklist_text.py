@@ -12,22 +12,6 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-# What services.blocklist.stamped_parts writes, rendered by the database for existing rows.
-_SQLITE = {
-    'categories': (
-        "COALESCE((SELECT group_concat(key, ';') FROM "
-        "(SELECT key FROM json_each(indicators.category_counts) ORDER BY key)), '')"
-    ),
-    'time': "COALESCE(replace(substr({0}, 1, 19), ' ', 'T') || 'Z', '')",
-}
-_POSTGRES = {
-    'categories': (
-        "COALESCE((SELECT string_agg(k, ';' ORDER BY k COLLATE \"C\") "
-        "FROM json_object_keys(indicators.category_counts) AS k), '')"
-    ),
-    'time': "COALESCE(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')",
-}
-
 
 def upgrade() -> None:
     """Apply this revision."""
@@ -36,16 +20,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('csv_head', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('csv_tail', sa.Text(), nullable=True))
 
-    sql = _POSTGRES if op.get_bind().dialect.name == 'postgresql' else _SQLITE
-    op.execute(f"UPDATE indicators SET categories = {sql['categories']}")
-    times = " || ',' || ".join(
-        sql['time'].format(name) for name in ('first_reported_at', 'last_reported_at', 'expires_at')
-    )
-    op.execute(
-        "UPDATE indicators SET csv_head = status || ',' || risk || ',' || categories, "
-        f"csv_tail = {times} "
-        "WHERE status IN ('listed', 'disputed')"
-    )
+    # The stored text is rendered by revision 0007, with the one writer of download lines
+    # (scamshare.indicators.render), which replaces these columns.
 
 
 def downgrade() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import threading
 from datetime import timedelta
@@ -12,13 +13,11 @@ import click
 import httpx
 import waitress
 
-from scamshare import db
+from scamshare import bootstrap
 from scamshare.app import create_app
 from scamshare.clock import utcnow
-from scamshare.federation import identity
 from scamshare.federation.push import Pusher, http_client
 from scamshare.services import audit
-from scamshare.services import peers as peers_service
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "reports.json"
 COUNTRIES = ("SG", "MY", "TH")
@@ -29,16 +28,15 @@ class DemoNode:
 
     def __init__(self, country: str, base: Path, port: int):
         """Create the node's database, sample organisations and keys, and its identity."""
-        from scamshare.cli import initialise
-
         self.country = country
         self.port = port
         data_dir = base / country.lower()
         self.app = create_app(
             {"COUNTRY": country, "DATA_DIR": str(data_dir), "LOG_REQUESTS": False}
         )
-        self.keys = {role: key for _name, role, key in initialise(self.app)}
-        self.identity = identity.create(str(data_dir), force=True)
+        setup = bootstrap.set_up_node(self.app, replace_identity=True)
+        self.keys = {role: issued.key for role, issued in setup.keys.items()}
+        self.identity = setup.identity
         self.server = waitress.create_server(self.app, host="127.0.0.1", port=port, threads=4)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -57,25 +55,19 @@ class DemoNode:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-def run(base_port: int, data_dir: str | None, echo=click.echo) -> list[DemoNode]:
-    """Start the nodes, peer them, submit the sample reports, sync once and print the lists."""
-    base = Path(data_dir or tempfile.mkdtemp(prefix="scamshare-demo-"))
-    nodes = [DemoNode(c, base, base_port + i) for i, c in enumerate(COUNTRIES)]
-    for node in nodes:
-        node.thread.start()
-        with db.transaction(node.app) as session:
-            for other in nodes:
-                if other is not node:
-                    peers_service.add_peer(
-                        session,
-                        audit.Actor(organisation_name="demo"),
-                        node_id=other.node_id,
-                        country=other.country,
-                        url=other.url,
-                        public_key=other.identity.public_key,
-                        policy="block" if other.country != "TH" else "warn",
-                        own_node_id=node.node_id,
-                    )
+def run(base_port: int, base: Path, nodes: list[DemoNode], echo=click.echo) -> list[DemoNode]:
+    """Start the nodes, peer them, submit the sample reports, sync once and print the lists.
+
+    Each node is appended to `nodes` as soon as it exists, so the caller can stop it on Ctrl-C.
+    """
+    for i, country in enumerate(COUNTRIES):
+        nodes.append(DemoNode(country, base, base_port + i))
+        nodes[-1].thread.start()
+    bootstrap.peer_each_other(
+        nodes,
+        policy=lambda country: "block" if country != "TH" else "warn",
+        actor=audit.Actor(organisation_name="demo"),
+    )
     samples = json.loads(FIXTURES.read_text())
     observed = (utcnow() - timedelta(hours=6)).isoformat()
     with httpx.Client(timeout=30) as client:
@@ -116,12 +108,21 @@ def run(base_port: int, data_dir: str | None, echo=click.echo) -> list[DemoNode]
 @click.option("--base-port", default=8701, show_default=True, help="SG, MY, TH use 3 ports from it")
 @click.option("--data-dir", default=None, help="Where the three nodes keep their data (temp dir)")
 def demo_command(base_port: int, data_dir: str | None) -> None:
-    """Start SG, MY and TH nodes on loopback, federate sample reports, keep serving."""
-    nodes = run(base_port, data_dir)
+    """Start SG, MY and TH nodes on loopback, federate sample reports, keep serving.
+
+    Without --data-dir the nodes live in a temporary folder, removed on exit (Ctrl-C included).
+    """
+    base = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="scamshare-demo-"))
+    nodes: list[DemoNode] = []
     try:
+        run(base_port, base, nodes)
         threading.Event().wait()
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
         for node in nodes:
             node.server.close()
+            node.app.extensions["scamshare.engine"].dispose()
+        if not data_dir:
+            shutil.rmtree(base, ignore_errors=True)
+            click.echo(f"removed {base}")

@@ -1,0 +1,292 @@
+"""The one place below SQLAlchemy Core: a lookup read and a bulk write, straight to the driver.
+
+What each buys, in docs/benchmarks.md:
+- `single_read` and `fetch_indicator`, the lookup figure ("Distribution": lookups against a
+  bare Flask app reading the same row; `bench/compare.py`'s lookup ratio). Lookups are the
+  node's hot path; a SQLAlchemy Connection around one indexed SELECT cost more than the SELECT,
+  and on PostgreSQL a psycopg cursor's own machinery cost about 80 microseconds a lookup.
+- `update_by_id`, the ingest figure (`bench/compare.py`'s ingest ratio): a report batch
+  rewrites thousands of indicators, and SQLAlchemy's per-value processing of an executemany
+  UPDATE cost more than SQLite's own work, three times the rest of the batch's writing.
+Nothing else in the code builds SQL text or touches a driver.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import weakref
+from collections import namedtuple
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import Transformer
+from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, event
+from sqlalchemy.orm import Session
+
+from scamshare import db
+
+# What a lookup reads of an indicator, named as the model's attributes.
+IndicatorRow = namedtuple(
+    "IndicatorRow",
+    (
+        "kind",
+        "value",
+        "status",
+        "removal_reason",
+        "risk",
+        "category_counts",
+        "report_count",
+        "org_count",
+        "country_count",
+        "first_reported_at",
+        "last_reported_at",
+        "expires_at",
+        "foreign",
+    ),
+)
+_JSON = ("category_counts", "foreign")
+_TIMES = ("first_reported_at", "last_reported_at", "expires_at")
+
+_held = threading.local()  # the connection single_read keeps for each thread
+_every_held: weakref.WeakSet = weakref.WeakSet()  # of every thread, for _close_held
+
+
+@contextmanager
+def single_read() -> Iterator[Any]:
+    """Lend this thread's DBAPI connection for one read statement, outside any transaction.
+
+    Each thread keeps one pooled connection for these reads, in autocommit mode (SQLite
+    connections are in it already, see db.make_engine; PostgreSQL ones are switched), so no
+    BEGIN and ROLLBACK round trips. A connection that sat unused for db.PING_AFTER_IDLE_SECONDS
+    goes back to the pool and the next read takes one afresh, which the pool pings first; a
+    read that fails discards the connection.
+    """
+    current = db.engine()
+    held = getattr(_held, "connection", None)
+    if held is not None and (
+        held.closed
+        or held.engine is not current
+        or time.monotonic() - held.used_at >= db.PING_AFTER_IDLE_SECONDS
+    ):
+        held.give_back()
+        held = None
+    if held is None:
+        held = _held.connection = _HeldConnection(current)
+    try:
+        yield held.dbapi_connection
+    except BaseException:
+        _held.connection = None
+        held.close()  # a failed read may have left the connection broken or mid-statement
+        raise
+    held.used_at = time.monotonic()
+
+
+def _close_held(engine: Engine) -> None:
+    """Close the connections single_read holds from an engine being disposed, in every thread.
+
+    They are out of the pool, so dispose() alone would leave them open.
+    """
+    for held in list(_every_held):
+        if held.engine is engine:
+            held.close()
+
+
+class _HeldConnection:
+    """A pooled connection kept by one thread for single_read, in autocommit mode."""
+
+    def __init__(self, current: Engine):
+        """Take a connection from the engine's pool."""
+        if not event.contains(current, "engine_disposed", _close_held):
+            event.listen(current, "engine_disposed", _close_held)
+        self.engine = current
+        self.lent = current.raw_connection()
+        self.dbapi_connection = self.lent.dbapi_connection
+        self.postgres = not isinstance(self.dbapi_connection, sqlite3.Connection)
+        if self.postgres:
+            self.dbapi_connection.autocommit = True
+        self.used_at = time.monotonic()
+        self.closed = False
+        _every_held.add(self)
+
+    def give_back(self) -> None:
+        """Return the connection to its pool as the pool lent it."""
+        if self.closed:
+            return
+        try:
+            if self.postgres:
+                self.dbapi_connection.autocommit = False
+        except self.engine.dialect.loaded_dbapi.Error:  # the connection broke meanwhile
+            self.close()
+            return
+        self.closed = True
+        self.dbapi_connection = None
+        self.lent.close()
+
+    def close(self) -> None:
+        """Close the connection for good (the pool opens another when asked)."""
+        if not self.closed:
+            self.closed = True
+            self.dbapi_connection = None
+            self.lent.invalidate()
+
+
+def _one_sql(first: str, second: str) -> str:
+    """The single-value lookup with these two parameter markers."""
+    names = ", ".join(f'"{name}"' for name in IndicatorRow._fields)
+    return f"SELECT {names} FROM indicators WHERE kind = {first} AND value = {second}"
+
+
+_SQLITE_SQL = _one_sql("?", "?")
+_PSYCOPG_SQL = _one_sql("%s", "%s")
+_PQ_STATEMENT = b"scamshare_lookup_one"
+_PQ_SQL = _one_sql("$1", "$2").encode()
+_PQ_ENCODING = "utf-8"  # what the libpq path encodes and decodes with
+# psycopg connections on which _PQ_STATEMENT is prepared, each with the Transformer that turns
+# its result rows into Python values as a psycopg cursor would.
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def fetch_indicator(dbapi_connection, kind: str, value: str) -> IndicatorRow | None:
+    """The indicator row of (kind, value) on a single_read connection, or None.
+
+    Its JSON and datetime columns come back as the models' column types give them.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        found = _fetch_cursor(dbapi_connection, _SQLITE_SQL, (kind, value))
+    elif dbapi_connection.info.encoding == _PQ_ENCODING:
+        found = _fetch_pq(dbapi_connection, (kind, value))
+    else:  # a psycopg cursor decodes any client encoding itself
+        found = _fetch_cursor(dbapi_connection, _PSYCOPG_SQL, (kind, value))
+    if found is None:
+        return None
+    row = IndicatorRow(*found)
+    return row._replace(
+        **{name: _json(getattr(row, name)) for name in _JSON},
+        **{name: _when(getattr(row, name)) for name in _TIMES},
+    )
+
+
+def _fetch_cursor(dbapi_connection, sql: str, key: tuple[str, str]) -> tuple | None:
+    """One row through a DBAPI cursor."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, key)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def _fetch_pq(connection: psycopg.Connection, key: tuple[str, str]) -> tuple | None:
+    """One row through a statement prepared once per connection, run by libpq itself.
+
+    psycopg's Transformer still loads the row with the connection's loaders, so the values are
+    those a cursor returns.
+    """
+    pgconn = connection.pgconn
+    transformer = _prepared.get(connection)
+    if transformer is None:
+        _checked(pgconn.prepare(_PQ_STATEMENT, _PQ_SQL))
+        # Built on the connection's adapters, not the connection: a value that referred to its
+        # key would keep every connection ever used alive in this weak dictionary.
+        transformer = _prepared[connection] = Transformer(connection.adapters)
+    result = _checked(
+        pgconn.exec_prepared(_PQ_STATEMENT, [part.encode(_PQ_ENCODING) for part in key])
+    )
+    if not result.ntuples:
+        return None
+    transformer.set_pgresult(result)
+    return transformer.load_row(0, tuple)
+
+
+def _checked(result: pq.PGresult) -> pq.PGresult:
+    """The result, or psycopg's exception for the error it reports."""
+    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        raise psycopg.errors.error_from_result(result, encoding=_PQ_ENCODING)
+    return result
+
+
+def _json(value):
+    """A JSON column's driver value, parsed: SQLite gives its text, psycopg parses it itself."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _when(value) -> datetime | None:
+    """A datetime column's driver value as an aware UTC datetime (models.UTCDateTime's result).
+
+    SQLite gives the naive UTC text SQLAlchemy's DateTime writes; psycopg a datetime.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- bulk writes ----------------------------------------------------------------------------------
+
+
+def update_by_id(
+    session: Session, table: Table, columns: tuple[str, ...], rows: list[list], ids: list[int]
+) -> None:
+    """UPDATE these columns of rows by id: one executemany in the session's transaction.
+
+    Values are the model's Python values; they go out in the form the model's column types
+    write (JSON text; on SQLite a naive-UTC datetime text and 0/1), so the rows read back as if
+    the ORM had written them (tests/db/test_fast.py compares).
+    """
+    if not rows:
+        return
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    writers = [_writer(table.c[name], sqlite) for name in columns]
+    marker = "?" if sqlite else "%s"
+    assignments = ", ".join(f'"{name}" = {marker}' for name in columns)
+    statement = f"UPDATE {table.name} SET {assignments} WHERE id = {marker}"
+    prepared = [
+        [
+            value if write is None else write(value)
+            for value, write in zip(row, writers, strict=True)
+        ]
+        + [row_id]
+        for row, row_id in zip(rows, ids, strict=True)
+    ]
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(statement, prepared)
+    finally:
+        cursor.close()
+
+
+def _writer(column, sqlite: bool):
+    """The function that turns a column's Python value into the driver's (None: as it is)."""
+    implementation = getattr(column.type, "impl", column.type)
+    if isinstance(implementation, JSON):
+        return _json_text
+    if sqlite and isinstance(implementation, DateTime):
+        return _sqlite_when
+    if sqlite and isinstance(implementation, Boolean):
+        return _flag
+    return None
+
+
+def _json_text(value) -> str | None:
+    """A JSON column's value as the text SQLAlchemy's JSON type writes."""
+    return json.dumps(value)
+
+
+def _sqlite_when(value: datetime | None) -> str | None:
+    """An aware datetime as the naive-UTC text SQLAlchemy's SQLite DateTime stores."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
+
+
+def _flag(value: bool | None) -> int | None:
+    """A boolean as SQLite stores it."""
+    return None if value is None else int(value)
