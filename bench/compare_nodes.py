@@ -53,13 +53,22 @@ def prepare(tree: Path) -> list[str]:
     )
     if compiled.returncode != 0:
         raise RuntimeError(f"{tree} does not compile: {compiled.stdout}{compiled.stderr}")
+    # Importing the command also shows, before any node starts, a package this environment
+    # lacks that the tree needs (trees of different dates may need different ones).
     probe = (
         "import importlib.util as u\n"
-        "for name in ('scamshare', 'schemas', 'wsgi'): print(u.find_spec(name).origin)"
+        "for name in ('scamshare', 'schemas', 'wsgi'): print(u.find_spec(name).origin)\n"
+        "import scamshare.cli"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], env=tree_env(tree), cwd=tree, capture_output=True, text=True
     )
+    missing = re.search(r"ModuleNotFoundError: No module named '([^']+)'", done.stderr)
+    if missing:
+        raise SystemExit(
+            f"{tree} needs the module {missing.group(1)!r}, which this environment lacks: "
+            "install the package that provides it, then run again"
+        )
     files = done.stdout.split()
     if done.returncode != 0 or not all(Path(name).is_relative_to(tree) for name in files):
         raise RuntimeError(f"{tree} does not import its own code: {done.stdout}{done.stderr}")
