@@ -15,6 +15,9 @@ is excluded. Measures, per engine:
 
 Needs gunicorn (`pip install -e '.[bench]'`), curl, and the sqlite3 shell (`apt-get install -y
 sqlite3`) or psql. The last line printed is `ratio: X`, the worst download ratio.
+
+One script on purpose (about 600 lines): generator, servers, clients and checks of one run
+read top to bottom, and anyone can run it without the rest of bench/.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ The sender's database gets N listed phone indicators (generation is not timed). 
    type processing makes it about three times slower.
 
 The last line is `ratio: X`, the apply rate over the bare upsert rate (target: at least 0.4).
+
+One script on purpose (about 390 lines): the sender, nine receivers and the bare baseline of
+one run, read top to bottom.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ It does so with the settings `scamshare serve` now uses (plus `--serve-args`) an
 same data, with waitress's defaults and downloads on any thread, as serve ran before
 (`--no-baseline` skips that). Targets: every lookup under 1 s while the crowd is there and
 under 2 s after it went. The last line is `worst_lookup_ms_during: X after: Y` for the first run.
+
+One script on purpose (about 460 lines): the loader, the three kinds of client and the probe of
+one run, read top to bottom.
 """
 
 from __future__ import annotations

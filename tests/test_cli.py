@@ -8,10 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
+
+from tests import live_server
 
 
 @pytest.fixture
@@ -97,24 +98,12 @@ def test_serve_creates_the_database_prints_keys_and_serves(tmp_path):
         text=True,
     )
     try:
-        lines = []
-        while not any("API docs" in line for line in lines):
-            line = process.stdout.readline()
-            assert line, f"serve exited early: {lines}"
-            lines.append(line)
-        keys = dict(re.findall(r"^\s+(\w+)\s+.*?(ss\.\S+)$", "".join(lines), re.M))
+        lines, keys = live_server.startup(process.stdout)
         assert set(keys) == {"admin", "regulator", "operator", "law_enforcement"}
         assert any("NBTC" in line for line in lines)
         assert (tmp_path / "data" / "scamshare.db").exists()
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        ready = live_server.wait_ready(base)
         assert ready.status_code == 200
         node = httpx.get(
             f"{base}/api/v1/node", headers={"Authorization": f"Bearer {keys['regulator']}"}

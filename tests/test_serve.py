@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +19,7 @@ from waitress.adjustments import Adjustments
 
 from scamshare import serving
 from scamshare.serving import LaneDispatcher
+from tests import live_server
 
 
 class Served:
@@ -50,21 +50,8 @@ class Served:
                 text=True,
                 preexec_fn=limit,
             )
-        lines: list[str] = []
-        while not any("API docs" in line for line in lines):
-            line = self.process.stdout.readline()
-            assert line, f"serve exited early: {lines} {self.errors.read_text()}"
-            lines.append(line)
-        self.keys = dict(re.findall(r"^\s+(\w+)\s+.*?(ss\.\S+)$", "".join(lines), re.M))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not become ready"
-            time.sleep(0.1)
+        _lines, self.keys = live_server.startup(self.process.stdout, self.errors.read_text)
+        live_server.wait_ready(self.base)
 
     def lookup(self) -> httpx.Response:
         """Look a number up as the operator, waiting generously."""

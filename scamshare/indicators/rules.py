@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from scamshare import policy as rules
+from scamshare.db import fast
 from scamshare.models import EXPORTED_STATUSES, RISKS, Indicator
 
 EXPORTED = frozenset(EXPORTED_STATUSES)
@@ -206,22 +207,9 @@ def _when(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-# The columns merged_view reads: a query of just these gives rows it takes as indicators.
-VIEW_COLUMNS = (
-    Indicator.kind,
-    Indicator.value,
-    Indicator.status,
-    Indicator.removal_reason,
-    Indicator.risk,
-    Indicator.category_counts,
-    Indicator.report_count,
-    Indicator.org_count,
-    Indicator.country_count,
-    Indicator.first_reported_at,
-    Indicator.last_reported_at,
-    Indicator.expires_at,
-    Indicator.foreign,
-)
+# The columns merged_view reads, the same a lookup reads straight from the driver: a query of
+# just these gives rows it takes as indicators.
+VIEW_COLUMNS = tuple(getattr(Indicator, name) for name in fast.IndicatorRow._fields)
 
 
 def merged_view(indicator: Indicator, country: str, policies: dict[str, str]) -> View:

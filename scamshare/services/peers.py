@@ -14,6 +14,7 @@ from scamshare import policy as rules
 from scamshare.clock import utcnow
 from scamshare.config import MEMBER_STATES
 from scamshare.errors import Conflict, Invalid, NotFound
+from scamshare.indicators import lifecycle
 from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import POLICIES, Indicator, Peer
 from scamshare.public_keys import decode_public
@@ -106,11 +107,6 @@ def remove_peer(session: Session, actor: audit.Actor, node_id: str, policy: rule
     audit.record(session, actor, "peer.remove", target=f"peer:{node_id}")
 
 
-def policies(session: Session | Connection) -> dict[str, str]:
-    """How this node treats each origin country's listings (block or warn)."""
-    return dict(session.execute(select(Peer.country, Peer.policy)).all())
-
-
 _POLICIES = "scamshare.policies"
 
 
@@ -124,7 +120,7 @@ def cached_policies(session: Session | Connection | None = None) -> dict[str, st
     # change through this process's add_peer or remove_peer is seen at once; one made
     # elsewhere (another worker, the CLI) within the cache time, like a key revocation.
     if not has_app_context():
-        return policies(session)
+        return lifecycle.peer_policies(session)
     ttl = current_app.config.get("KEY_CACHE_SECONDS", 0)
     cached = current_app.extensions.get(_POLICIES)
     if cached is not None and time.monotonic() - cached[0] < ttl:
@@ -132,9 +128,9 @@ def cached_policies(session: Session | Connection | None = None) -> dict[str, st
     read_at = time.monotonic()
     if session is None:
         with db.reader() as reader:
-            found = policies(reader)
+            found = lifecycle.peer_policies(reader)
     else:
-        found = policies(session)
+        found = lifecycle.peer_policies(session)
     if ttl > 0:
         current_app.extensions[_POLICIES] = (read_at, found)
     return found

@@ -58,7 +58,7 @@ def store(
     """Write the reports, fold them into their indicators and settle every touched indicator."""
     actor = Actor(caller.organisation_id, caller.organisation_name, caller.key_id)
     life = Lifecycle(session, policy, actor, now)
-    batch = _Batch(candidates, caller.country)
+    batch = _Batch(candidates)
     indicators = life.lock(batch.facts)
     before = {indicator.id: life.shown(indicator) for indicator in indicators.values()}
     for key, total in batch.sums.items():
@@ -275,9 +275,8 @@ class _Batch:
     Each indicator is then changed once, however many of the batch's reports name it.
     """
 
-    def __init__(self, candidates: list[Candidate], country: str):
+    def __init__(self, candidates: list[Candidate]):
         """Sum the candidates per key and collect their facts and similarity bands."""
-        self.country = country
         self.facts: dict[tuple[str, str], dict[str, Any]] = {}
         self.sums: dict[tuple[str, str], _Sum] = defaultdict(_Sum)
         self.bands: set[tuple[tuple[str, str], str]] = set()

@@ -1,4 +1,7 @@
-"""Appeals: a listing disputed on behalf of its holder, then upheld or delisted by a regulator."""
+"""Appeals: a listing disputed on behalf of its holder, then upheld or delisted by a regulator.
+
+Longer than most test modules: every step of an appeal's lifecycle is tested here, in order.
+"""
 
 from __future__ import annotations
 

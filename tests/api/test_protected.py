@@ -1,4 +1,8 @@
-"""Protected values: the never-list, its fixtures, and what it does to indicators."""
+"""Protected values: the never-list, its fixtures, and what it does to indicators.
+
+Longer than most test modules: the list, its fixtures and its effect on indicators are one
+feature, tested in one place.
+"""
 
 from __future__ import annotations
 

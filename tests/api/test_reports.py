@@ -1,4 +1,7 @@
-"""Submitting reports through the API: formats, validation, aggregation and listing."""
+"""Submitting reports through the API: formats, validation, aggregation and listing.
+
+Longer than most test modules: one endpoint, every format and every kind of refusal.
+"""
 
 from __future__ import annotations
 
