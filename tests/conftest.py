@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import shutil
@@ -26,6 +27,22 @@ _database_tests = {"count": 0}
 def _admin_engine():
     """Connect to the PostgreSQL server's maintenance database, outside transactions."""
     return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+
+def _drop(admin, name: str) -> None:
+    """Drop a test's database, once every connection the test left behind is closed.
+
+    A connection a test dropped without closing is rolled back when the garbage collector finds
+    it. Were the database gone by then, that rollback would fail and log a traceback from inside
+    whatever the next test is running; Python 3.11 formats tracebacks with `ast`, and a traceback
+    formatted while `compile` runs (Werkzeug compiles its URL rules) fails that compile with
+    "AST constructor recursion depth mismatch". Collecting first rolls those connections back
+    here, while their database still exists.
+    """
+    gc.collect()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +80,7 @@ def database_url(template_database, tmp_path):
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop(admin, name)
     else:
         path = tmp_path / "scamshare.db"
         shutil.copyfile(template_database, path)
@@ -82,9 +97,7 @@ def empty_database_url(tmp_path):
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop(admin, name)
     else:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
 
