@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -102,12 +103,26 @@ def empty_database_url(tmp_path):
         yield f"sqlite:///{tmp_path / 'empty.db'}"
 
 
+class ServerLikeClient(FlaskClient):
+    """A test client that reads every response to its end and closes it, as a WSGI server does.
+
+    A streamed download holds its own database session until the server closes the response
+    (api/blocklist.py); a test that only reads `response.data` would leave that session open
+    for the garbage collector.
+    """
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        """Send a request; buffer and close the response unless told not to."""
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     """A ScamShare app on the test's own database."""
     app = create_app(
         {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "COUNTRY": "SG", "TESTING": True}
     )
+    app.test_client_class = ServerLikeClient
     yield app
     app.extensions["scamshare.engine"].dispose()
 
