@@ -100,6 +100,9 @@ class Change:
     previous: str  # this node's own status before the change
     why: str
     own: bool = True  # False: only a peer origin's facts changed (not sent on to peers)
+    # What operators see after the change, when the caller has it already: stamping moves only
+    # the sequence and the times, which no view shows, so it stays the view to store.
+    view: rules.View | None = None
 
 
 class Lifecycle:
@@ -232,8 +235,9 @@ class Lifecycle:
         )
         if derived.status in rules.EXPORTED:
             _assign(indicator, expires_at=derived.expires_at)
-        if previous != derived.status or _visible_change(before[indicator.id], self, indicator):
-            return Change(indicator, previous, why)
+        after = self.view(indicator)
+        if previous != derived.status or _visible_change(before[indicator.id], after):
+            return Change(indicator, previous, why, view=after)
         return None
 
     def set_status(self, indicator: Indicator, status: str, reason: str | None, why: str) -> None:
@@ -267,10 +271,11 @@ class Lifecycle:
             for indicator in indicators:
                 before = self.shown(indicator)
                 indicator.foreign = foreign[indicator.id]
-                if _visible_change(before, self, indicator):
-                    changes.append(Change(indicator, indicator.status, why, own=False))
+                after = self.view(indicator)
+                if _visible_change(before, after):
+                    changes.append(Change(indicator, indicator.status, why, own=False, view=after))
                 else:
-                    self.render(indicator)  # not shown (yet): keep the stored view current
+                    self.render(indicator, after)  # not shown (yet): keep the stored view current
             self._stamp(changes)
         self._write(indicators)
         return changes
@@ -316,7 +321,7 @@ class Lifecycle:
             indicator = change.indicator
             shown_before = indicator.shown_status
             self._mark(change, first + offset)
-            self.render(indicator)
+            self.render(indicator, change.view)
             events.append(self._event(change, shown_before))
             if change.previous != indicator.status or shown_before != indicator.shown_status:
                 audits.append(self._audit(change, shown_before))
@@ -353,9 +358,9 @@ class Lifecycle:
         if indicator.status not in rules.EXPORTED:
             _assign(indicator, expires_at=None)
 
-    def render(self, indicator: Indicator) -> None:
-        """Store what operators see of an indicator: its merged view and download lines."""
-        _assign(indicator, **render.stored(self.view(indicator)))
+    def render(self, indicator: Indicator, view: rules.View | None = None) -> None:
+        """Store what operators see of an indicator (its view, when known): view and lines."""
+        _assign(indicator, **render.stored(view or self.view(indicator)))
 
     def _event(self, change: Change, shown_before: str) -> dict:
         """The history row of a change: own statuses, or what operators saw for a peer's."""
@@ -407,9 +412,9 @@ def protection_keys(key: Key, facts: dict) -> list[Key]:
     return [key]
 
 
-def _visible_change(before: tuple, life: Lifecycle, indicator: Indicator) -> bool:
+def _visible_change(before: tuple, view: rules.View) -> bool:
     """Whether operators would see a difference: the value is or was exported, and shows anew."""
-    after = life.shown(indicator)
+    after = rules.shown(view)
     exported = before[0] in rules.EXPORTED or after[0] in rules.EXPORTED
     return exported and after != before
 
