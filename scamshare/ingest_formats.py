@@ -64,18 +64,28 @@ def check_csv_header(fieldnames: Sequence[str] | None) -> None:
         )
 
 
-def csv_item(row: dict, index: int | None = None) -> dict:
-    """Turn a CSV row into a report object: empty cells are absent, booleans are words."""
+def csv_item(row: dict, index: int | None = None, refused: list | None = None) -> dict:
+    """Turn a CSV row into a report object: empty cells are absent, booleans are words.
+
+    A cell holding text the node cannot store raises text.Refused; given a `refused` list, the
+    cell is left out and its refusal added to the list instead, so the rest can be checked.
+    """
     item = {}
     for name, cell in row.items():
-        if name is None:
-            for extra in cell:
-                text.check(extra, "_extra_columns", "csv", index)
-            item["_extra_columns"] = cell
+        try:
+            if name is None:
+                for extra in cell:
+                    text.check(extra, "_extra_columns", "csv", index)
+                item["_extra_columns"] = cell
+                continue
+            if cell is None or cell == "":
+                continue
+            text.check(cell, name, "csv", index)
+        except text.Refused as refusal:
+            if refused is None:
+                raise
+            refused.append(refusal)
             continue
-        if cell is None or cell == "":
-            continue
-        text.check(cell, name, "csv", index)
         if name in BOOLEAN_FIELDS and cell.strip().lower() in TRUE_WORDS | FALSE_WORDS:
             item[name] = cell.strip().lower() in TRUE_WORDS
         else:

@@ -438,3 +438,30 @@ def test_a_verified_row_from_an_operator_lists_its_other_problems_too(run, singt
         ("value", "too_short"),
         ("verified", "not_allowed"),
     ]
+
+
+def test_a_row_with_unstorable_text_lists_its_other_problems_too(
+    run, client, singtel, keys, tmp_path
+):
+    """A NUL in one cell does not hide the row's other problems, nor stand twice for its field."""
+    source = tmp_path / "reports.csv"
+    rows = [
+        HEADER,
+        f"phone,+65 8123 4567,weather,voice,{YESTERDAY},,,a\x00note",
+        f"phone,+65 9876 5432,loan,voice,{YESTERDAY},case\x00,,",
+        f"phone,+65 9123 4567,loan,voice,{YESTERDAY},case-3,,a\x00note",
+    ]
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    assert "3 rows, 0 reports accepted, 3 rejected" in output
+    listed = [
+        [(e["field"], e["reason"]) for e in json.loads(row[5])]
+        for row in read_csv(tmp_path / "reports.rejects.csv")[1:]
+    ]
+    assert listed == [
+        [("category", "not_allowed"), ("evidence_ref", "required"), ("note", "nul_character")],
+        [("evidence_ref", "nul_character")],
+        [("note", "nul_character")],
+    ]
+    assert indicator_values(client, keys["regulator"]) == {}

@@ -38,8 +38,9 @@ class Row:
     index: int  # 0-based position among the file's reports
     line: int  # 1-based line on which the row starts
     original: Any  # CSV cells in header order (extras after); the NDJSON object, or the text
-    item: Any
-    problem: dict | None = None  # why the row is rejected before validation, if it is
+    item: Any  # None when nothing of the row could be read
+    # Text the node cannot store: the row is rejected, with what checking the rest finds.
+    problems: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -148,11 +149,9 @@ class RowReader:
                 if row is None:
                     return
                 cells = [row.get(name) or "" for name in fields] + list(row.get(None) or [])
-                try:
-                    item, problem = ingest_formats.csv_item(row, index), None
-                except text.Refused as refused:
-                    item, problem = None, _refusal(refused)
-                yield Row(index, start, cells, item, problem)
+                refused: list[text.Refused] = []
+                item = ingest_formats.csv_item(row, index, refused)
+                yield Row(index, start, cells, item, [_refusal(r) for r in refused])
                 index += 1
         else:
             for line_text in self._lines:
@@ -167,7 +166,7 @@ def _ndjson_row(index: int, line: int, line_text: str) -> Row:
     try:
         item = ingest_formats.ndjson_item(line_text, index)
     except text.Refused as refused:
-        return Row(index, line, line_text, None, _refusal(refused))
+        return Row(index, line, line_text, None, [_refusal(refused)])
     if _rejects_entry(item):
         held = item["row"]
         if not isinstance(held, str):
@@ -176,7 +175,7 @@ def _ndjson_row(index: int, line: int, line_text: str) -> Row:
         try:
             item = ingest_formats.ndjson_item(held, index)
         except text.Refused as refused:
-            return Row(index, line, held, None, _refusal(refused))
+            return Row(index, line, held, None, [_refusal(refused)])
     # An object is kept as such, so that a rejects file is fixed by editing the report itself.
     return Row(index, line, item if isinstance(item, dict) else line_text, item)
 
@@ -217,11 +216,9 @@ def import_batch(
     """
     outcome = BatchOutcome()
     outcome.rejected = [
-        (row, report_checks.rejection(row.index, [row.problem]))
-        for row in rows
-        if row.problem is not None
+        (row, _unstorable(row, caller, policy, now)) for row in rows if row.problems
     ]
-    pending = [row for row in rows if row.problem is None]
+    pending = [row for row in rows if not row.problems]
     if pending:
         try:
             result = reports.submit(
@@ -243,6 +240,21 @@ def import_batch(
         outcome.rejected += [(pending[entry["index"]], entry) for entry in rejected]
     outcome.rejected.sort(key=lambda pair: pair[0].index)
     return outcome
+
+
+def _unstorable(row: Row, caller: Caller, policy: rules.Policy, now: datetime) -> dict:
+    """The rejection of a row with text the node cannot store, and the rest of its problems.
+
+    The rest of the row is checked as any report is (nothing is stored); a field whose cell was
+    refused is named once, for its text, not again as missing.
+    """
+    problems = list(row.problems)
+    if row.item is not None:
+        _, rejected = report_checks.validate([row.item], caller, policy, now, unverifiable="reject")
+        refused = {problem["field"] for problem in problems}
+        for entry in rejected:
+            problems += [e for e in entry["errors"] if e["field"] not in refused]
+    return report_checks.rejection(row.index, report_checks.in_field_order(problems, row.item))
 
 
 class RejectsWriter:

@@ -73,11 +73,11 @@ def _problem(field_name: str, reason: str, message: str) -> dict:
 _FIELD_ORDER = {name: position for position, name in enumerate(ReportSchema().fields)}
 
 
-def _in_field_order(errors: list[dict], item: dict) -> list[dict]:
+def in_field_order(errors: list[dict], item: Any) -> list[dict]:
     """Sort problems by the schema's field order, then unknown fields as the item holds them."""
     if len(errors) < 2:
         return errors
-    sent = {name: position for position, name in enumerate(item)}
+    sent = {name: position for position, name in enumerate(item or ())}
     unknown_from = len(_FIELD_ORDER)
     return sorted(
         errors,
@@ -207,7 +207,7 @@ def _check(
         except norm.NormalisationError as error:
             field_name = "region" if error.reason == "unknown_region" else "value"
             errors.append(_problem(field_name, error.reason, error.message))
-    return data, normalised, _in_field_order(errors, item)
+    return data, normalised, in_field_order(errors, item)
 
 
 def refuse_ranges_over_protected_numbers(
