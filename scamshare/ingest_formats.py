@@ -64,18 +64,28 @@ def check_csv_header(fieldnames: Sequence[str] | None) -> None:
         )
 
 
-def csv_item(row: dict, index: int | None = None) -> dict:
-    """Turn a CSV row into a report object: empty cells are absent, booleans are words."""
+def csv_item(row: dict, index: int | None = None, refused: list | None = None) -> dict:
+    """Turn a CSV row into a report object: empty cells are absent, booleans are words.
+
+    A cell holding text the node cannot store raises text.Refused; given a `refused` list, the
+    cell is left out and its refusal added to the list instead, so the rest can be checked.
+    """
     item = {}
     for name, cell in row.items():
-        if name is None:
-            for extra in cell:
-                text.check(extra, "_extra_columns", "csv", index)
-            item["_extra_columns"] = cell
+        try:
+            if name is None:
+                for extra in cell:
+                    text.check(extra, "_extra_columns", "csv", index)
+                item["_extra_columns"] = cell
+                continue
+            if cell is None or cell == "":
+                continue
+            text.check(cell, name, "csv", index)
+        except text.Refused as refusal:
+            if refused is None:
+                raise
+            refused.append(refusal)
             continue
-        if cell is None or cell == "":
-            continue
-        text.check(cell, name, "csv", index)
         if name in BOOLEAN_FIELDS and cell.strip().lower() in TRUE_WORDS | FALSE_WORDS:
             item[name] = cell.strip().lower() in TRUE_WORDS
         else:
@@ -111,10 +121,17 @@ class CsvReader:
         self._reader = csv.reader(self._record)
         self.index = 0
         self.header: list[str] = []
-        self.header = self._next_cells() or []
+        self._columns: list[str] = []  # every column, for naming one in an error
+        self._dropped = 0
+        self.header = self._columns = self._next_cells() or []
         for name in self.header:
             text.check(name, name, "csv")
         check_csv_header(self.header)
+
+    def drop_leading_columns(self, count: int) -> None:
+        """Read on without the first `count` columns of every row (and of the header)."""
+        self._dropped = count
+        self.header = self._columns[count:]
 
     def _next_cells(self) -> list[str] | None:
         """The next record's cells, or None at the end; an over-long cell is refused."""
@@ -133,7 +150,7 @@ class CsvReader:
                 ) from None
             limit = csv.field_size_limit()
             column = _long_cell_column("".join(self._record.lines), limit)
-            names = self.header
+            names = self._columns
             name = names[column] if column < len(names) else f"column {column + 1}"
             raise Invalid(
                 f"{where}, column {name}: a cell is longer than {limit} characters.",
@@ -155,6 +172,8 @@ class CsvReader:
         while (cells := self._next_cells()) is not None:
             if not cells:
                 continue
+            if self._dropped:
+                cells = cells[self._dropped :]
             row: dict = dict(zip(header, cells, strict=False))
             if len(cells) > len(header):
                 row[None] = cells[len(header) :]

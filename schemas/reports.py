@@ -104,13 +104,25 @@ class AcceptedReportSchema(Schema):
     extracted = fields.List(fields.Nested(ExtractedSchema))
 
 
+class ReportProblemSchema(Schema):
+    """One problem of a refused report."""
+
+    field = fields.String(required=True, metadata={"description": "The report field"})
+    reason = fields.String(required=True, metadata={"description": "Machine-readable reason"})
+    message = fields.String(required=True)
+
+
 class RejectedReportSchema(Schema):
-    """One refused report and why."""
+    """One refused report and every reason why."""
 
     index = fields.Integer()
-    field = fields.String()
-    reason = fields.String()
-    message = fields.String()
+    field = fields.String(metadata={"description": "The field of the first problem (errors[0])"})
+    reason = fields.String(metadata={"description": "The reason of the first problem"})
+    message = fields.String(metadata={"description": "The message of the first problem"})
+    errors = fields.List(
+        fields.Nested(ReportProblemSchema),
+        metadata={"description": "Every problem of the report, in the order of its fields"},
+    )
 
 
 class SubmissionResultSchema(Schema):

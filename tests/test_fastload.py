@@ -38,11 +38,15 @@ def objects(schema: Schema):
 
 
 def outcome(load, data):
-    """The loaded value, or the refusal's messages."""
+    """The loaded value, or the refusal's messages and the fields that did load.
+
+    Submissions report every problem of a report, and check the loaded fields further, so a
+    refusal must carry all of marshmallow's messages and its valid data.
+    """
     try:
         return "ok", load(data)
     except ValidationError as error:
-        return "error", error.messages
+        return "error", error.messages, error.valid_data
 
 
 @pytest.mark.parametrize("schema", [ReportSchema(), ContributionSchema()])

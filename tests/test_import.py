@@ -98,13 +98,22 @@ def test_a_csv_file_is_imported_in_batches_with_its_rejects_kept(
     assert f"rejected rows and reasons: {rejects_path}" in output
     with rejects_path.open(encoding="utf-8", newline="") as handle:
         rejects = list(csv.reader(handle))
-    assert rejects[0] == ["line", "index", "field", "reason", "message", *HEADER.split(",")]
+    assert rejects[0] == [
+        "line",
+        "index",
+        "field",
+        "reason",
+        "message",
+        "errors",
+        *HEADER.split(","),
+    ]
     assert [row[:4] for row in rejects[1:]] == [
         ["3", "1", "value", "not_a_number"],
         ["6", "3", "category", "not_allowed"],
     ]
-    assert rejects[1][5:7] == ["phone", "not a number"]
-    assert rejects[2][7] == "weather"
+    assert [e["reason"] for e in json.loads(rejects[1][5])] == ["not_a_number"]
+    assert rejects[1][6:8] == ["phone", "not a number"]
+    assert rejects[2][8] == "weather"
 
 
 def test_a_cr_only_csv_with_unstorable_cells_imports_the_rest(run, client, singtel, keys, tmp_path):
@@ -139,23 +148,15 @@ def test_an_ndjson_file_with_blank_and_broken_lines(run, client, singtel, keys, 
     assert code == 0, output
     assert "feed.ndjson: 3 rows, 1 reports accepted, 2 rejected" in output
     rejects = [json.loads(line) for line in rejects_path.read_text().splitlines()]
+    not_an_object = {
+        "field": "report",
+        "reason": "invalid_type",
+        "message": "A report is an object.",
+    }
+    unknown = {"field": "x", "reason": "unknown_field", "message": "Unknown field."}
     assert rejects == [
-        {
-            "line": 3,
-            "index": 1,
-            "field": "report",
-            "reason": "invalid_type",
-            "message": "A report is an object.",
-            "row": "{not json",
-        },
-        {
-            "line": 4,
-            "index": 2,
-            "field": "x",
-            "reason": "unknown_field",
-            "message": "Unknown field.",
-            "row": lines[3],
-        },
+        {"line": 3, "index": 1, **not_an_object, "errors": [not_an_object], "row": "{not json"},
+        {"line": 4, "index": 2, **unknown, "errors": [unknown], "row": json.loads(lines[3])},
     ]
     assert indicator_values(client, keys["operator"]) == {"+6581234567": 1}
 
@@ -291,3 +292,176 @@ def test_unusable_files_and_organisations_fail_with_a_clear_message(
     assert code == 1
     assert message in output
     assert "Traceback" not in output
+
+
+# The numbers of the fix-and-feed-back tests, each reported once when all went in.
+ALL_THREE_NUMBERS = {"+6581234567": 1, "+6598765432": 1, "+6591234567": 1}
+
+
+def read_csv(path) -> list[list[str]]:
+    """Every record of a CSV file."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def write_csv(path, records: list[list[str]]) -> None:
+    """Write records as a spreadsheet program saves them."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(records)
+
+
+def test_a_fixed_csv_rejects_file_is_imported_as_it_is(run, client, singtel, keys, tmp_path):
+    """The rejects file lists every problem of a row; fixed, it goes back through `import`."""
+    source = tmp_path / "reports.csv"
+    rows = [
+        HEADER + ",colour",
+        csv_line("+65 8123 4567", extra=",,"),
+        "phone,+65 9876 5432,investment,voice,,,,,red",
+        csv_line("+65 9123 4567", category="weather", extra="maybe,,"),
+    ]
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    assert "3 rows, 1 reports accepted, 2 rejected" in output
+    # Each row counts once under each of its reasons.
+    assert (
+        "rejected by reason: invalid_type 1, not_allowed 1, required 1, unknown_field 1" in output
+    )
+    rejects_path = tmp_path / "reports.rejects.csv"
+    rejects = read_csv(rejects_path)
+    assert rejects[0][:6] == ["line", "index", "field", "reason", "message", "errors"]
+    assert rejects[0][6:] == (HEADER + ",colour").split(",")
+    listed = [[(e["field"], e["reason"]) for e in json.loads(row[5])] for row in rejects[1:]]
+    assert listed == [
+        [("observed_at", "required"), ("evidence_ref", "required"), ("colour", "unknown_field")],
+        [("category", "not_allowed"), ("verified", "invalid_type")],
+    ]
+    assert [tuple(row[2:4]) for row in rejects[1:]] == [listed[0][0], listed[1][0]]
+
+    # Fix the report cells only; the diagnostics stay as they were written.
+    columns = rejects[0]
+    fixed = [rejects[0]]
+    for row in rejects[1:]:
+        cells = dict(zip(columns[6:], row[6:], strict=True))
+        cells.update(observed_at=YESTERDAY, evidence_ref="case-7", colour="", category="loan")
+        cells["verified"] = "no"
+        fixed.append(row[:6] + [cells[name] for name in columns[6:]])
+    write_csv(rejects_path, fixed)
+    code, output = run("import", rejects_path, "--org", "Singtel")
+    assert code == 0, output
+    assert "reports.rejects.csv: 2 rows, 2 reports accepted, 0 rejected" in output
+    assert indicator_values(client, keys["regulator"]) == ALL_THREE_NUMBERS
+
+
+def test_a_rejects_file_fed_back_unfixed_gets_fresh_diagnostics(run, singtel, tmp_path):
+    """Rows still wrong are rejected again under new diagnostics, never doubled columns."""
+    source = tmp_path / "reports.csv"
+    source.write_text("\n".join([HEADER, csv_line("12"), csv_line("+65 8123 4567")]) + "\n")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    first = read_csv(tmp_path / "reports.rejects.csv")
+    code, output = run("import", tmp_path / "reports.rejects.csv", "--org", "Singtel")
+    assert code == 0, output
+    assert "1 rows, 0 reports accepted, 1 rejected" in output
+    again = read_csv(tmp_path / "reports.rejects.rejects.csv")
+    assert again[0] == first[0]
+    assert again[1][0] == "2" and again[1][1:] == first[1][1:]
+
+
+def test_a_fixed_ndjson_rejects_file_is_imported_as_it_is(run, client, singtel, keys, tmp_path):
+    """NDJSON rejects keep the report object under `row`: fix it there and import the file."""
+    source = tmp_path / "feed.ndjson"
+    broken = json.loads(ndjson_line("+65 9876 5432", colour="red"))
+    del broken["observed_at"], broken["evidence_ref"]
+    lines = [ndjson_line("+65 8123 4567"), json.dumps(broken), '{"kind": "phone"']
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    assert "3 rows, 1 reports accepted, 2 rejected" in output
+    rejects_path = tmp_path / "feed.rejects.ndjson"
+    rejects = [json.loads(line) for line in rejects_path.read_text().splitlines()]
+    assert [(e["field"], e["reason"]) for e in rejects[0]["errors"]] == [
+        ("observed_at", "required"),
+        ("evidence_ref", "required"),
+        ("colour", "unknown_field"),
+    ]
+    assert rejects[0]["field"] == "observed_at" and rejects[0]["row"] == broken
+    assert rejects[1]["row"] == '{"kind": "phone"'
+
+    fixed_object = {**broken, "observed_at": YESTERDAY, "evidence_ref": "case-8"}
+    del fixed_object["colour"]
+    rejects[0]["row"] = fixed_object
+    rejects[1]["row"] = ndjson_line("+65 9123 4567")  # the broken line, mended as text
+    rejects_path.write_text("\n".join(json.dumps(r) for r in rejects) + "\n", encoding="utf-8")
+    code, output = run("import", rejects_path, "--org", "Singtel")
+    assert code == 0, output
+    assert "feed.rejects.ndjson: 2 rows, 2 reports accepted, 0 rejected" in output
+    assert indicator_values(client, keys["regulator"]) == ALL_THREE_NUMBERS
+
+
+def test_a_second_import_keeps_the_first_rejects_file_and_says_where_it_wrote(
+    run, singtel, tmp_path
+):
+    """An existing rejects file is never overwritten: the next free name is used, and named."""
+    source = tmp_path / "reports.csv"
+    source.write_text("\n".join([HEADER, csv_line("12")]) + "\n")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    first_path = tmp_path / "reports.rejects.csv"
+    first = first_path.read_bytes()
+
+    source.write_text("\n".join([HEADER, csv_line("not a number")]) + "\n")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    second_path = tmp_path / "reports.rejects-2.csv"
+    assert f"rejected rows and reasons: {second_path}" in output
+    assert f"{first_path} already existed and was left as it was" in output
+    assert first_path.read_bytes() == first
+    assert read_csv(second_path)[1][3] == "not_a_number"
+
+    chosen = tmp_path / "mine.csv"
+    chosen.write_text("keep me\n")
+    code, output = run("import", source, "--org", "Singtel", "--rejects", chosen)
+    assert code == 0, output
+    assert chosen.read_text() == "keep me\n"
+    assert f"rejected rows and reasons: {tmp_path / 'mine-2.csv'}" in output
+
+
+def test_a_verified_row_from_an_operator_lists_its_other_problems_too(run, singtel, tmp_path):
+    """The verified refusal of a file's row is one of its problems, not the only one."""
+    source = tmp_path / "reports.csv"
+    source.write_text("\n".join([HEADER, csv_line("12", extra="yes")]) + "\n")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    [row] = read_csv(tmp_path / "reports.rejects.csv")[1:]
+    assert [(e["field"], e["reason"]) for e in json.loads(row[5])] == [
+        ("value", "too_short"),
+        ("verified", "not_allowed"),
+    ]
+
+
+def test_a_row_with_unstorable_text_lists_its_other_problems_too(
+    run, client, singtel, keys, tmp_path
+):
+    """A NUL in one cell does not hide the row's other problems, nor stand twice for its field."""
+    source = tmp_path / "reports.csv"
+    rows = [
+        HEADER,
+        f"phone,+65 8123 4567,weather,voice,{YESTERDAY},,,a\x00note",
+        f"phone,+65 9876 5432,loan,voice,{YESTERDAY},case\x00,,",
+        f"phone,+65 9123 4567,loan,voice,{YESTERDAY},case-3,,a\x00note",
+    ]
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, output = run("import", source, "--org", "Singtel")
+    assert code == 0, output
+    assert "3 rows, 0 reports accepted, 3 rejected" in output
+    listed = [
+        [(e["field"], e["reason"]) for e in json.loads(row[5])]
+        for row in read_csv(tmp_path / "reports.rejects.csv")[1:]
+    ]
+    assert listed == [
+        [("category", "not_allowed"), ("evidence_ref", "required"), ("note", "nul_character")],
+        [("evidence_ref", "nul_character")],
+        [("note", "nul_character")],
+    ]
+    assert indicator_values(client, keys["regulator"]) == {}

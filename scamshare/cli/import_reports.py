@@ -44,7 +44,8 @@ from scamshare.services import organisations as orgs_service
     "rejects_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where rejected rows and reasons go (default: FILE.rejects.csv or .ndjson beside FILE)",
+    help="Where rejected rows and reasons go (default: FILE.rejects.csv or .ndjson beside FILE); "
+    "an existing file is kept and NAME-2.EXT (-3, ...) written instead",
 )
 @click.option(
     "--atomic", is_flag=True, help="One transaction: import nothing if a row is rejected."
@@ -134,6 +135,8 @@ def import_reports(
                         submit(session, batch)
         except DomainError as error:
             kept = "nothing was imported" if atomic else f"{tally.accepted} reports were imported"
+            if tally.rejected:
+                kept += f"; rejected rows so far are in {tally.rejects_path}"
             raise click.ClickException(f"{error.message} Stopped there; {kept}.") from None
         finally:
             tally.close()
@@ -149,6 +152,8 @@ def import_reports(
         listed = ", ".join(f"{reason} {count}" for reason, count in sorted(tally.reasons.items()))
         click.echo(f"rejected by reason: {listed}")
         click.echo(f"rejected rows and reasons: {tally.rejects_path}")
+        if tally.kept is not None:
+            click.echo(f"{tally.kept} already existed and was left as it was")
     if failed:
         raise click.ClickException("--atomic: some rows were rejected, so nothing was imported.")
 

@@ -297,6 +297,22 @@ def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     return merged
 
 
+class BatchRejected(Invalid):
+    """An all-or-nothing submission with rejected reports: nothing of it was stored.
+
+    The problem's `errors` list every problem of every rejected report, each with its report's
+    index; `rejected` keeps them grouped per report, as a partial submission answers them.
+    """
+
+    code = "batch_rejected"
+
+    def __init__(self, message: str, rejected: list[dict]):
+        """Keep the rejected items and flatten their problems for the problem details."""
+        errors = [{"index": item["index"], **e} for item in rejected for e in item["errors"]]
+        super().__init__(message, errors=errors)
+        self.rejected = rejected
+
+
 def submit(
     session: Session,
     items: list[Any],
@@ -305,21 +321,26 @@ def submit(
     policy: rules.Policy,
     now: datetime,
     atomic: bool,
+    unverifiable: str = "forbid",
 ) -> Submission:
-    """Accept a batch of reports (or, when atomic, all or none of it)."""
-    candidates, rejected = validate(items, caller, policy, now)
+    """Accept a batch of reports (or, when atomic, all or none of it).
+
+    `unverifiable` says what a report asking to be verified by a role that may not verify does:
+    see `report_checks.validate`.
+    """
+    candidates, rejected = validate(items, caller, policy, now, unverifiable=unverifiable)
     candidates, refused = refuse_ranges_over_protected_numbers(session, candidates)
     rejected = sorted(rejected + refused, key=lambda r: r["index"])
     if rejected and atomic:
-        first = rejected[0]
-        raise Invalid(
-            f"The report is invalid ({first['field']}: {first['message']}); it was not accepted."
-            if len(items) == 1
-            else f"{len(rejected)} of {len(items)} reports are invalid; with atomic=true none "
-            "was accepted.",
-            code="batch_rejected",
-            errors=rejected,
-        )
+        if len(items) == 1:
+            problems = "; ".join(f"{e['field']}: {e['message']}" for e in rejected[0]["errors"])
+            message = f"The report is invalid ({problems}); it was not accepted."
+        else:
+            message = (
+                f"{len(rejected)} of {len(items)} reports are invalid; with atomic=true none "
+                "was accepted."
+            )
+        raise BatchRejected(message, rejected)
     result = Submission(rejected=rejected)
     if candidates:
         result.accepted = store(session, candidates, caller, policy, now)
