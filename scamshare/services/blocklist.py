@@ -422,6 +422,14 @@ def open_download(
             code="cursor_ahead",
             errors=[_query_error("since", "cursor_ahead", f"at most {cursor}")],
         )
+    if since is not None and since < lifecycle.full_list_since(session):
+        raise Invalid(
+            f"The values of this node's indicators were rewritten after cursor {since} (URLs "
+            "without their scheme): a delta cannot remove the old values, download the full "
+            "list again.",
+            code="full_list_needed",
+            errors=[_query_error("since", "full_list_needed", "download the full list again")],
+        )
     policies = lifecycle.peer_policies(session) if since is not None else {}
     return Download(session, fmt, filters, country, cursor, since, policies, tlp)
 

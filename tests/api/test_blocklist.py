@@ -68,9 +68,9 @@ def test_full_list_in_csv_holds_exactly_the_exported_indicators(client, listed):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.get_data(as_text=True).splitlines()[0] == COLUMNS
-    assert '"http://pay-now.example.com/x,y"' in response.get_data(as_text=True)
+    assert '"pay-now.example.com/x,y"' in response.get_data(as_text=True)
     found = {row["value"]: row for row in rows(response)}
-    assert set(found) == {"+6581234567", "+60123456789", "http://pay-now.example.com/x,y"}
+    assert set(found) == {"+6581234567", "+60123456789", "pay-now.example.com/x,y"}
     phone = found["+6581234567"]
     assert (phone["kind"], phone["status"], phone["risk"]) == ("phone", "listed", "high")
     assert phone["categories"] == "investment" and phone["origins"] == "SG:block"
@@ -223,7 +223,7 @@ def test_delta_holds_each_change_after_the_cursor_with_removal_reasons(app, clie
         "+6581112222": ("remove", "delisted"),
         "+6583334444": ("remove", "disconnected"),
         "+60123456789": ("remove", "protected"),
-        "http://pay-now.example.com/x,y": ("remove", "expired"),
+        "pay-now.example.com/x,y": ("remove", "expired"),
         "OLDBANK": ("upsert", ""),
     }
     assert int(delta.headers["X-ScamShare-Cursor"]) > int(cursor)
@@ -261,18 +261,18 @@ def test_filters_narrow_the_list(client, listed):
         assert response.status_code == 200, response.json
         return {row["value"] for row in rows(response)}
 
-    everything = {"+6581234567", "+60123456789", "http://pay-now.example.com/x,y"}
+    everything = {"+6581234567", "+60123456789", "pay-now.example.com/x,y"}
     assert values() == everything
-    assert values(kind="url") == {"http://pay-now.example.com/x,y"}
+    assert values(kind="url") == {"pay-now.example.com/x,y"}
     assert values(kind="phone,url") == everything
     assert values(kind="phone", calling_code="60") == {"+60123456789"}
-    assert values(calling_code="65") == {"+6581234567", "http://pay-now.example.com/x,y"}
+    assert values(calling_code="65") == {"+6581234567", "pay-now.example.com/x,y"}
     assert values(kind="phone", region="sg") == {"+6581234567"}
     assert values(origin="SG") == everything
     assert values(origin="MY") == set()
     assert values(category="loan,parcel_delivery") == {
         "+60123456789",
-        "http://pay-now.example.com/x,y",
+        "pay-now.example.com/x,y",
     }
     assert values(min_risk="very_high") == set()
     assert values(min_risk="high") == everything

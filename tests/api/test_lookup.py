@@ -68,7 +68,7 @@ def test_a_value_never_seen_is_unknown_with_200(client, keys):
         False,
         None,
     )
-    assert response.json["value"] == "http://never-seen.example.com/x"
+    assert response.json["value"] == "never-seen.example.com/x"
 
 
 def test_a_disputed_listing_shows_its_dispute(client, keys):

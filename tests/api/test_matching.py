@@ -170,3 +170,32 @@ def test_one_value_gets_one_answer_from_get_post_and_message_checks(client, keys
     seen = {(m["kind"], m["value"], m["status"]) for m in verdict["matches"]}
     assert set(matched(one)) <= seen
     assert verdict["verdict"] == "block"
+
+
+def test_a_link_is_one_indicator_whatever_its_scheme_in_reports_lookups_and_checks(client, keys):
+    """https, http and scheme-less spellings by three organisations list one URL together."""
+    spellings = (
+        "https://singpost-redelivery.top/track",
+        "http://singpost-redelivery.top/track/",
+        "SINGPOST-REDELIVERY.TOP/track",
+    )
+    reporters = [keys["operator"], keys["regulator"], keys["law_enforcement"]]
+    indicators = {
+        reporting.submit(client, credential, report(value, kind="url"))["value"]
+        for credential, value in zip(reporters, spellings, strict=True)
+    }
+    assert indicators == {"singpost-redelivery.top/track"}
+    for value in (*spellings, "https://singpost-redelivery.top:443/track"):
+        answer = get(client, keys["operator"], value, "url")
+        assert (answer["value"], answer["status"]) == ("singpost-redelivery.top/track", "listed")
+        assert answer["counts"]["organisations"] == 3
+    for text in (
+        "Your parcel is held, pay at http://singpost-redelivery.top/track",
+        "Your parcel is held, pay at singpost-redelivery.top/track",
+        "Your parcel is held, pay at HTTPS://Singpost-Redelivery.top/track/",
+    ):
+        verdict = check(client, keys["operator"], text=text)
+        assert verdict["verdict"] == "block", text
+        assert ("url", "singpost-redelivery.top/track") in {
+            (m["kind"], m["value"]) for m in verdict["matches"]
+        }
