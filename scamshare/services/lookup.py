@@ -31,11 +31,6 @@ MAX_VALUES = 1000
 CACHED_VALUES = 8192  # normalised lookup values remembered per process (_canonical_key)
 
 
-def canonical(value: str, kind: str | None, region: str, field: str):
-    """Normalise one looked-up value, or raise Invalid naming the field and the reason."""
-    return matching.canonical(value, kind, region, field)
-
-
 def dumped(result: dict[str, Any]) -> dict[str, Any]:
     """A lookup result as LookupResultSchema dumps it: the datetimes as ISO 8601 text."""
     for entry in (result, *result["origins"]):
@@ -53,7 +48,7 @@ def _canonical_key(value: str, kind: str | None, region: str) -> tuple[str, str,
     number in the news) are asked again and again; a value that cannot be read raises
     Invalid every time, uncached.
     """
-    asked = canonical(value, kind, region, "value")
+    asked = matching.canonical(value, kind, region, "value")
     return asked.kind, asked.value, matching.candidates(asked.kind, asked.value, asked.facts)
 
 
@@ -90,15 +85,15 @@ def lookup_many(session: Session, items: list[dict], region: str, country: str) 
             asked.append({**entry, "field": f"values.{index}.value"})
     wanted = {key for entry in asked if isinstance(entry, tuple) for key in entry[2]}
     rows = matching.fetch(session, wanted)
-    policies = functools.cache(lambda: peers.cached_policies(session))
+    policies = functools.partial(peers.cached_policies, session)
     results = []
     for item, entry in zip(items, asked, strict=True):
         if isinstance(entry, dict):
             results.append({"input": item["value"], "error": entry})
             continue
         canonical_kind, canonical_value, keys = entry
-        own = {key: rows[key] for key in keys if key in rows}
-        result = matching.result(canonical_kind, canonical_value, keys, own, country, policies)
+        found = {key: rows[key] for key in keys if key in rows}
+        result = matching.result(canonical_kind, canonical_value, keys, found, country, policies)
         results.append({"input": item["value"], **result})
     return results
 
