@@ -216,6 +216,17 @@ def test_a_value_several_origins_list_shows_their_merged_facts(nodes):
     assert [o["country"] for o in held["origins"]] == ["SG"]  # MY's own view is its own
 
 
+def register_again_as_warn(node, peer) -> None:
+    """Register a peer again on a node, its listings now shown as warn."""
+    with transaction(node.app) as session:
+        rules = node.app.extensions["scamshare.policy"]
+        peers_service.remove_peer(session, audit.NODE, peer.node_id, rules)
+        registration = peers_service.Registration(
+            peer.node_id, peer.country, peer.url, peer.identity.public_key, "warn"
+        )
+        peers_service.add_peer(session, audit.NODE, registration, rules)
+
+
 def test_a_change_of_peer_policy_is_a_new_version_of_its_listings(nodes):
     """Registering a peer again with warn shows its listings as warn, in the next delta too."""
     sg, my = nodes["SG"], nodes["MY"]
@@ -223,13 +234,7 @@ def test_a_change_of_peer_policy_is_a_new_version_of_its_listings(nodes):
     full = sg.get("/api/v1/blocklist", sg.operator, format="json")
     assert full.json()["items"][0]["origins"] == [{"country": "MY", "policy": "block"}]
     cursor = full.headers["X-ScamShare-Cursor"]
-    with transaction(sg.app) as session:
-        rules = sg.app.extensions["scamshare.policy"]
-        peers_service.remove_peer(session, audit.NODE, my.node_id, rules)
-        registration = peers_service.Registration(
-            my.node_id, "MY", my.url, my.identity.public_key, "warn"
-        )
-        peers_service.add_peer(session, audit.NODE, registration, rules)
+    register_again_as_warn(sg, my)
     delta = sg.get("/api/v1/blocklist", sg.operator, format="json", since=cursor).json()
     [item] = delta["items"]
     assert (item["action"], item["origins"]) == ("upsert", [{"country": "MY", "policy": "warn"}])
@@ -254,13 +259,7 @@ def test_a_txt_list_holds_only_values_a_block_origin_lists_unless_warn_is_asked(
     cursor = sg.get("/api/v1/blocklist", sg.operator, format="txt", kind="phone").headers[
         "X-ScamShare-Cursor"
     ]
-    with transaction(sg.app) as session:
-        rules = sg.app.extensions["scamshare.policy"]
-        peers_service.remove_peer(session, audit.NODE, my.node_id, rules)
-        registration = peers_service.Registration(
-            my.node_id, "MY", my.url, my.identity.public_key, "warn"
-        )
-        peers_service.add_peer(session, audit.NODE, registration, rules)
+    register_again_as_warn(sg, my)
     assert txt() == ["+6581234567"]
     assert txt(include_warn="true") == ["+60123456789", "+6581234567"]
     assert txt(since=cursor) == ["-+60123456789"]
