@@ -135,9 +135,9 @@ def phone(index: int, rng: random.Random) -> tuple[str, str]:
 
 
 def url(index: int, rng: random.Random) -> str:
-    """A unique, plausible scam link."""
+    """A unique, plausible scam link, in canonical form (without its scheme)."""
     host = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}{_base36(index).lower()}.{rng.choice(TLDS)}"
-    return f"https://{host}/{rng.choice(WORDS)}/{_base36(rng.getrandbits(24)).lower()}"
+    return f"{host}/{rng.choice(WORDS)}/{_base36(rng.getrandbits(24)).lower()}"
 
 
 def sender_id(index: int, rng: random.Random) -> str:

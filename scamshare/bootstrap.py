@@ -64,7 +64,9 @@ def initialise(app: Flask) -> list[OrganisationKey]:
     """
     engine = app.extensions["scamshare.engine"]
     if not migrations.is_empty(engine):
-        migrations.upgrade(engine, country=app.config["COUNTRY"])
+        migrations.upgrade(
+            engine, country=app.config["COUNTRY"], policy=app.extensions["scamshare.policy"]
+        )
         return []
     migrations.upgrade(engine, country=app.config["COUNTRY"])
     samples = json.loads((FIXTURES / "organisations.json").read_text())

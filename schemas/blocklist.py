@@ -28,7 +28,16 @@ class BlocklistQuerySchema(Schema):
             "change after it, removals included"
         },
     )
-    kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
+    kind = DelimitedList(
+        fields.String(validate=validate.OneOf(KINDS)),
+        metadata={"description": "These kinds only; format=txt needs exactly one"},
+    )
+    include_warn = fields.Boolean(
+        metadata={
+            "description": "format=txt only: also the values that only origins this node treats "
+            "as warn list (by default a txt list holds values some block origin lists)"
+        },
+    )
     calling_code = DelimitedList(
         fields.Integer(validate=validate.Range(min=1, max=999)),
         metadata={"description": "Phone values of these calling codes only (65 for +65)"},

@@ -1,5 +1,7 @@
 """Looking values up: one in the query string, or up to 1,000 in a body, and what comes back."""
 
+import copy
+
 from marshmallow import Schema, fields, validate
 
 from schemas.blocklist import OriginSchema
@@ -54,6 +56,18 @@ class LookupOriginSchema(OriginSchema):
     expires_at = fields.AwareDateTime(allow_none=True, required=True)
 
 
+class LookupMatchSchema(Schema):
+    """One listed or disputed indicator that matches a value: itself, or one covering it."""
+
+    kind = fields.String(
+        required=True, metadata={"description": "The value's own kind, phone_range or domain"}
+    )
+    value = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("listed", "disputed")))
+    risk = fields.String(required=True)
+    origins = fields.List(fields.Nested(OriginSchema), required=True)
+
+
 class LookupResultSchema(Schema):
     """What the node knows of one value; status `unknown` when it has never seen it."""
 
@@ -76,12 +90,47 @@ class LookupResultSchema(Schema):
         required=True,
         metadata={"description": "Each origin listing the value; the counts above are their sum"},
     )
+    matched = fields.List(
+        fields.Nested(LookupMatchSchema),
+        required=True,
+        metadata={
+            "description": "Every listed or disputed indicator matching the value, the most "
+            "severe first: the value itself, a phone_range holding a number, a domain that is a "
+            "URL's host or registrable domain. The most severe decides status and listed."
+        },
+    )
 
 
-class LookupBatchItemSchema(LookupResultSchema):
-    """One looked-up value with the input it answers."""
+class LookupItemErrorSchema(Schema):
+    """Why one value of a batch cannot be looked up."""
 
-    input = fields.String(required=True)
+    field = fields.String(required=True, metadata={"description": "values.<index>.value"})
+    reason = fields.String(required=True, metadata={"description": "The normaliser's reason"})
+    message = fields.String(required=True)
+
+
+def _optional(schema: type[Schema]) -> dict[str, fields.Field]:
+    """The fields of a schema, each no longer required (a batch item may be an error)."""
+    declared = {}
+    for name, field in schema._declared_fields.items():
+        field = copy.copy(field)
+        field.required = False
+        declared[name] = field
+    return declared
+
+
+# One looked-up value with the input it answers: the answer's fields, or its error.
+LookupBatchItemSchema = Schema.from_dict(
+    {
+        **_optional(LookupResultSchema),
+        "input": fields.String(required=True),
+        "error": fields.Nested(
+            LookupItemErrorSchema,
+            metadata={"description": "Instead of the answer's fields: the value cannot be read"},
+        ),
+    },
+    name="LookupBatchItemSchema",
+)
 
 
 class LookupBatchResultSchema(Schema):

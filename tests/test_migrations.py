@@ -167,3 +167,116 @@ def test_bounded_dates_migration_clamps_dates_no_node_could_read(empty_database_
     assert str(observed).startswith("2000-01-01 00:00:00")
     app.extensions["scamshare.engine"].dispose()
     engine.dispose()
+
+
+def test_url_indicators_lose_their_scheme_and_spellings_of_one_link_merge(
+    empty_database_url, tmp_path
+):
+    """Revision 0009: http, https and trailing-slash spellings become one indicator.
+
+    Their reports, history and corroboration are kept, the lifecycle's rules apply to the sum
+    (three organisations over two spellings list the link), and a delta from before is refused.
+    """
+    engine = make_engine(empty_database_url)
+    migrations.upgrade(engine)
+    app = create_app({"DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path)})
+    client = app.test_client()
+    operators = [make_credential(app, "operator", name=f"Telco {n}") for n in range(3)]
+
+    def submit(credential, value: str) -> None:
+        """One operator's report of a link."""
+        report = {
+            "kind": "url",
+            "value": value,
+            "category": "parcel_delivery",
+            "channel": "sms",
+            "observed_at": utcnow().isoformat(),
+            "evidence_ref": "case-1",
+        }
+        response = client.post("/api/v1/reports", json=report, headers=credential.headers)
+        assert response.status_code == 200, response.json
+
+    submit(operators[0], "https://parcel.example.com/a")
+    submit(operators[1], "https://parcel.example.com/a")
+    submit(operators[2], "https://parcel.example.com/b")
+    submit(operators[0], "https://alone.example.com/x")
+    cursor = client.get(
+        "/api/v1/blocklist", query_string={"format": "json"}, headers=operators[0].headers
+    ).json["cursor"]
+    # The values as the code before 0009 wrote them: two spellings of one link, and one more.
+    migrations.downgrade(engine, "0008")
+    with engine.begin() as connection:
+        for old, new in (
+            ("parcel.example.com/a", "https://parcel.example.com/track"),
+            ("parcel.example.com/b", "http://parcel.example.com/track/"),
+            ("alone.example.com/x", "https://alone.example.com/x"),
+        ):
+            connection.execute(
+                text("UPDATE indicators SET value = :new WHERE value = :old"),
+                {"old": old, "new": new},
+            )
+        before = dict(
+            connection.execute(text("SELECT value, id FROM indicators WHERE kind = 'url'")).all()
+        )
+        events_before = connection.execute(text("SELECT count(*) FROM indicator_events")).scalar()
+    migrations.upgrade(engine)
+
+    with engine.connect() as connection:
+        urls = connection.execute(
+            text(
+                "SELECT id, value, status, report_count, org_count FROM indicators "
+                "WHERE kind = 'url' ORDER BY value"
+            )
+        ).all()
+        reports = (
+            connection.execute(text("SELECT DISTINCT indicator_id FROM reports WHERE kind = 'url'"))
+            .scalars()
+            .all()
+        )
+        corroborating = connection.execute(
+            text("SELECT count(*) FROM indicator_organisations WHERE indicator_id = :id"),
+            {"id": before["https://parcel.example.com/track"]},
+        ).scalar()
+        events = connection.execute(text("SELECT count(*) FROM indicator_events")).scalar()
+    engine.dispose()
+    merged_id = before["https://parcel.example.com/track"]
+    assert [tuple(row)[1:] for row in urls] == [
+        ("alone.example.com/x", "reported", 1, 1),
+        ("parcel.example.com/track", "listed", 3, 3),
+    ]
+    assert urls[1][0] == merged_id
+    assert sorted(reports) == sorted([merged_id, before["https://alone.example.com/x"]])
+    assert corroborating == 3
+    assert events > events_before  # the history is kept, and the listing is a new entry of it
+
+    operator = operators[0]
+    found = client.get(
+        "/api/v1/lookup",
+        query_string={"value": "parcel.example.com/track/", "kind": "url"},
+        headers=operator.headers,
+    ).json
+    assert (found["value"], found["status"], found["counts"]["reports"]) == (
+        "parcel.example.com/track",
+        "listed",
+        3,
+    )
+    stale = client.get(
+        "/api/v1/blocklist",
+        query_string={"format": "json", "since": cursor},
+        headers=operator.headers,
+    )
+    assert stale.status_code == 422
+    assert stale.json["errors"][0]["field"] == "since"
+    assert stale.json["errors"][0]["reason"] == "full_list_needed"
+    full = client.get(
+        "/api/v1/blocklist",
+        query_string={"format": "txt", "kind": "url"},
+        headers=operator.headers,
+    )
+    assert full.get_data(as_text=True).splitlines() == ["parcel.example.com/track"]
+    fresh = client.get(
+        "/api/v1/blocklist",
+        query_string={"format": "json", "since": full.headers["X-ScamShare-Cursor"]},
+        headers=operator.headers,
+    )
+    assert fresh.status_code == 200 and fresh.json["items"] == []

@@ -19,7 +19,12 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    migrations.upgrade(db.engine(), revision, country=current_app.config["COUNTRY"])
+    migrations.upgrade(
+        db.engine(),
+        revision,
+        country=current_app.config["COUNTRY"],
+        policy=current_app.extensions["scamshare.policy"],
+    )
     click.echo(f"database at {migrations.current_revision(db.engine())}")
 
 

@@ -1,7 +1,7 @@
 """The one place below SQLAlchemy Core: a lookup read and a bulk write, straight to the driver.
 
 What each buys, in docs/benchmarks.md:
-- `single_read` and `fetch_indicator`, the lookup figure ("Distribution": lookups against a
+- `single_read` and `fetch_indicators`, the lookup figure ("Distribution": lookups against a
   bare Flask app reading the same row; `bench/compare.py`'s lookup ratio). Lookups are the
   node's hot path; a SQLAlchemy Connection around one indexed SELECT cost more than the SELECT,
   and on PostgreSQL a psycopg cursor's own machinery cost about 80 microseconds a lookup.
@@ -137,19 +137,23 @@ class _HeldConnection:
             self.lent.invalidate()
 
 
-def _one_sql(first: str, second: str) -> str:
-    """The single-value lookup with these two parameter markers."""
+def _select_sql(kinds: int, values: int, marker) -> str:
+    """The lookup read of `kinds` kinds by `values` values, with parameter markers marker(n)."""
     names = ", ".join(f'"{name}"' for name in IndicatorRow._fields)
-    return f"SELECT {names} FROM indicators WHERE kind = {first} AND value = {second}"
+    kind_markers = [marker(n) for n in range(1, kinds + 1)]
+    value_markers = [marker(n) for n in range(kinds + 1, kinds + values + 1)]
+    if kinds == 1 and values == 1:
+        where = f"kind = {kind_markers[0]} AND value = {value_markers[0]}"
+    else:
+        # Both columns of the (kind, value) unique index as IN lists: one index probe per pair
+        # on both engines (a row-value IN list would make SQLite scan the table).
+        where = f"kind IN ({', '.join(kind_markers)}) AND value IN ({', '.join(value_markers)})"
+    return f"SELECT {names} FROM indicators WHERE {where}"
 
 
-_SQLITE_SQL = _one_sql("?", "?")
-_PSYCOPG_SQL = _one_sql("%s", "%s")
-_PQ_STATEMENT = b"scamshare_lookup_one"
-_PQ_SQL = _one_sql("$1", "$2").encode()
 _PQ_ENCODING = "utf-8"  # what the libpq path encodes and decodes with
-# psycopg connections on which _PQ_STATEMENT is prepared, each with the Transformer that turns
-# its result rows into Python values as a psycopg cursor would.
+# psycopg connections with the statements prepared on each (by shape) and the Transformer that
+# turns their result rows into Python values as a psycopg cursor would.
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -158,51 +162,83 @@ def fetch_indicator(dbapi_connection, kind: str, value: str) -> IndicatorRow | N
 
     Its JSON and datetime columns come back as the models' column types give them.
     """
+    rows = fetch_indicators(dbapi_connection, (kind,), (value,))
+    return rows[0] if rows else None
+
+
+def fetch_indicators(
+    dbapi_connection, kinds: tuple[str, ...], values: tuple[str, ...]
+) -> list[IndicatorRow]:
+    """The indicator rows of any of these kinds with any of these values, one indexed read.
+
+    Its JSON and datetime columns come back as the models' column types give them.
+    """
+    parameters = (*kinds, *values)
+    shape = (len(kinds), len(values))
     if isinstance(dbapi_connection, sqlite3.Connection):
-        found = _fetch_cursor(dbapi_connection, _SQLITE_SQL, (kind, value))
+        found = _fetch_cursor(dbapi_connection, _sql(shape, "sqlite"), parameters)
     elif dbapi_connection.info.encoding == _PQ_ENCODING:
-        found = _fetch_pq(dbapi_connection, (kind, value))
+        found = _fetch_pq(dbapi_connection, shape, parameters)
     else:  # a psycopg cursor decodes any client encoding itself
-        found = _fetch_cursor(dbapi_connection, _PSYCOPG_SQL, (kind, value))
-    if found is None:
-        return None
-    row = IndicatorRow(*found)
-    return row._replace(
-        **{name: _json(getattr(row, name)) for name in _JSON},
-        **{name: _when(getattr(row, name)) for name in _TIMES},
-    )
+        found = _fetch_cursor(dbapi_connection, _sql(shape, "psycopg"), parameters)
+    rows = [IndicatorRow(*row) for row in found]
+    return [
+        row._replace(
+            **{name: _json(getattr(row, name)) for name in _JSON},
+            **{name: _when(getattr(row, name)) for name in _TIMES},
+        )
+        for row in rows
+    ]
 
 
-def _fetch_cursor(dbapi_connection, sql: str, key: tuple[str, str]) -> tuple | None:
-    """One row through a DBAPI cursor."""
+_MARKERS = {"sqlite": lambda n: "?", "psycopg": lambda n: "%s", "pq": lambda n: f"${n}"}
+_sql_cache: dict[tuple[tuple[int, int], str], str] = {}
+
+
+def _sql(shape: tuple[int, int], style: str) -> str:
+    """The lookup read of one shape (kinds, values) in one parameter style, built once."""
+    sql = _sql_cache.get((shape, style))
+    if sql is None:
+        sql = _sql_cache[(shape, style)] = _select_sql(*shape, _MARKERS[style])
+    return sql
+
+
+def _fetch_cursor(dbapi_connection, sql: str, parameters: tuple[str, ...]) -> list[tuple]:
+    """The rows through a DBAPI cursor."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(sql, key)
-        return cursor.fetchone()
+        cursor.execute(sql, parameters)
+        return cursor.fetchall()
     finally:
         cursor.close()
 
 
-def _fetch_pq(connection: psycopg.Connection, key: tuple[str, str]) -> tuple | None:
-    """One row through a statement prepared once per connection, run by libpq itself.
+def _fetch_pq(
+    connection: psycopg.Connection, shape: tuple[int, int], parameters: tuple[str, ...]
+) -> list[tuple]:
+    """The rows through a statement prepared once per connection and shape, run by libpq itself.
 
-    psycopg's Transformer still loads the row with the connection's loaders, so the values are
+    psycopg's Transformer still loads the rows with the connection's loaders, so the values are
     those a cursor returns.
     """
     pgconn = connection.pgconn
-    transformer = _prepared.get(connection)
-    if transformer is None:
-        _checked(pgconn.prepare(_PQ_STATEMENT, _PQ_SQL))
+    prepared = _prepared.get(connection)
+    if prepared is None:
         # Built on the connection's adapters, not the connection: a value that referred to its
         # key would keep every connection ever used alive in this weak dictionary.
-        transformer = _prepared[connection] = Transformer(connection.adapters)
+        prepared = _prepared[connection] = (Transformer(connection.adapters), set())
+    transformer, shapes = prepared
+    name = b"scamshare_lookup_%d_%d" % shape
+    if shape not in shapes:
+        _checked(pgconn.prepare(name, _sql(shape, "pq").encode()))
+        shapes.add(shape)
     result = _checked(
-        pgconn.exec_prepared(_PQ_STATEMENT, [part.encode(_PQ_ENCODING) for part in key])
+        pgconn.exec_prepared(name, [part.encode(_PQ_ENCODING) for part in parameters])
     )
     if not result.ntuples:
-        return None
+        return []
     transformer.set_pgresult(result)
-    return transformer.load_row(0, tuple)
+    return transformer.load_rows(0, result.ntuples, tuple)
 
 
 def _checked(result: pq.PGresult) -> pq.PGresult:

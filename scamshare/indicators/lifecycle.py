@@ -87,6 +87,16 @@ def current_sequence(session: Session) -> int:
     return session.scalar(select(Counter.value).where(Counter.name == "sequence")) or 0
 
 
+def full_list_since(session: Session) -> int:
+    """The cursor before which no delta is served: values were rewritten after it (0: none).
+
+    A revision that rewrites indicator values (0009: URLs without their scheme) sets it, since
+    the old values have no row left whose removal a delta could carry.
+    """
+    name = "full_list_since"
+    return session.scalar(select(Counter.value).where(Counter.name == name)) or 0
+
+
 def peer_policies(session: Session) -> dict[str, str]:
     """How this node's operators treat each peer country's listings (block or warn)."""
     return dict(session.execute(select(Peer.country, Peer.policy)).tuples().all())

@@ -12,19 +12,25 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from scamshare.config import DEFAULTS
+from scamshare.policy import Policy
 
 HERE = Path(__file__).parent
 
 
-def alembic_config(engine: Engine, country: str = DEFAULTS["COUNTRY"]) -> Config:
+def alembic_config(
+    engine: Engine, country: str = DEFAULTS["COUNTRY"], policy: Policy | None = None
+) -> Config:
     """Return an Alembic configuration bound to an engine, with no alembic.ini needed.
 
-    The node's country is this node's own origin in the download lines a migration renders.
+    The node's country is this node's own origin in the download lines a migration renders; its
+    policy, the rules a migration that changes indicators applies (else read from the
+    environment as the app would).
     """
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["engine"] = engine
     config.attributes["country"] = country
+    config.attributes["policy"] = policy
     return config
 
 
@@ -46,9 +52,14 @@ def is_empty(engine: Engine) -> bool:
         return not inspect(connection).has_table("alembic_version")
 
 
-def upgrade(engine: Engine, revision: str = "head", country: str = DEFAULTS["COUNTRY"]) -> None:
-    """Apply migrations up to a revision, for a node of this country."""
-    command.upgrade(alembic_config(engine, country), revision)
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    country: str = DEFAULTS["COUNTRY"],
+    policy: Policy | None = None,
+) -> None:
+    """Apply migrations up to a revision, for a node of this country (and policy)."""
+    command.upgrade(alembic_config(engine, country, policy), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

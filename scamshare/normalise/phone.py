@@ -172,7 +172,7 @@ _RANGE_TAIL = re.compile(r"^(?P<head>.*\d)(?P<tail>[\s.\-()*xX?]*)$", re.DOTALL)
 _WILDCARD_CHARS = re.compile(r"[*xX?]")
 _RANGE_VALUE = re.compile(r"\+([1-9][0-9]*)(\*+)")
 # Beyond this many wildcard digits the range is no longer a block of numbers but a whole plan.
-_MAX_WILDCARDS = 12
+MAX_RANGE_WILDCARDS = 12
 # Completions tried when checking that a prefix can start a valid number: every combination of
 # the first wildcard digits, then each digit repeated over the rest.
 _ENUMERATED_WILDCARDS = 3
@@ -238,10 +238,10 @@ def normalise_phone_range(
     if not text:
         raise _fail("empty")
     head, wildcards = _split_range(text)
-    if wildcards > _MAX_WILDCARDS or 10**wildcards > max_range:
+    if wildcards > MAX_RANGE_WILDCARDS or 10**wildcards > max_range:
         raise NormalisationError(
             "range_too_wide",
-            f"The range covers {10**wildcards if wildcards <= _MAX_WILDCARDS else 'too many'} "
+            f"The range covers {10**wildcards if wildcards <= MAX_RANGE_WILDCARDS else 'too many'} "
             f"numbers; at most {max_range} are allowed.",
         )
     # Zeros stand in for the wildcards so that libphonenumber strips the international or trunk

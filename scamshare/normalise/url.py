@@ -248,8 +248,11 @@ def _split_netloc(netloc: str) -> tuple[str, str]:
     return host, port
 
 
-def _prepare(value: str) -> str:
-    """Clean and defang a submitted URL or host and give it a scheme when it has none."""
+def _prepare(value: str) -> tuple[str, bool]:
+    """Clean and defang a submitted URL or host, give it a scheme when it has none.
+
+    Says also whether the scheme was written.
+    """
     if len(value) > MAX_URL_LENGTH:
         raise NormalisationError("too_long", f"The URL is longer than {MAX_URL_LENGTH} characters.")
     text = defang(clean(value, digits="none").strip())
@@ -258,8 +261,8 @@ def _prepare(value: str) -> str:
     if not text:
         raise NormalisationError("empty", "The URL is empty.")
     if _SCHEME.match(text) is None:
-        text = "http:" + text if text.startswith("//") else "http://" + text
-    return text
+        return ("http:" + text if text.startswith("//") else "http://" + text), False
+    return text, True
 
 
 def _split(text: str) -> tuple[str, str, str, str, str]:
@@ -277,8 +280,14 @@ def _split(text: str) -> tuple[str, str, str, str, str]:
 
 
 def normalise_url(value: str) -> Normalised:
-    """Return a canonical URL with its host, registrable domain, IP and shortener facts."""
-    scheme, netloc, path, query, _fragment = _split(_prepare(value))
+    """Return a canonical URL with its host, registrable domain, IP and shortener facts.
+
+    The canonical value has no scheme: `http://`, `https://` and a bare `host/path` (how most
+    scam SMS write links) are one link, and so are the scheme's default port, a host in any
+    letter case and a trailing slash. It is `host[:port]/path[?query]`, the path at least `/`.
+    """
+    prepared, written = _prepare(value)
+    scheme, netloc, path, query, _fragment = _split(prepared)
     if scheme not in SCHEMES:
         raise NormalisationError(
             "unsupported_scheme", f"The scheme {scheme!r} is not http or https."
@@ -289,11 +298,14 @@ def normalise_url(value: str) -> Normalised:
     if port:
         if not port.isascii() or not port.isdigit() or int(port) > 65535:
             raise NormalisationError("invalid_url", "The port is not a number from 0 to 65535.")
-        if int(port) != SCHEMES[scheme]:
+        # A port stays unless it is the default of the scheme written: without a scheme it
+        # cannot be told default, and keeping it keeps the canonical value canonical.
+        if not written or int(port) != SCHEMES[scheme]:
             authority = f"{host}:{int(port)}"
     domain = host if is_ip else registrable_domain(host)
     query = _normalise_query(query)
-    canonical = f"{scheme}://{authority}{_normalise_path(path)}" + (f"?{query}" if query else "")
+    path = _normalise_path(path).rstrip("/") or "/"
+    canonical = f"{authority}{path}" + (f"?{query}" if query else "")
     return Normalised(
         kind="url",
         value=canonical,
@@ -309,7 +321,7 @@ def normalise_url(value: str) -> Normalised:
 
 def normalise_domain(value: str) -> Normalised:
     """Return the registrable domain of a host or URL, or the address of an IP host."""
-    _scheme, netloc, _path, _query, _fragment = _split(_prepare(value))
+    _scheme, netloc, _path, _query, _fragment = _split(_prepare(value)[0])
     host, _port = _split_netloc(netloc)
     host, is_ip = normalise_host(host)
     if is_ip:

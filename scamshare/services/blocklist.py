@@ -1,10 +1,12 @@
 """Operator blocklists: full snapshots and deltas after a sequence cursor, streamed in four formats.
 
 A snapshot holds every indicator operators receive (listed or disputed by this node or a peer
-origin). A delta after cursor C holds every indicator stamped after C, once, in its latest
-state: an `upsert` when the filtered snapshot now holds it, else a `remove` with its reason.
-Because every change operators would see takes the next sequence value (indicators/lifecycle.py),
-applying the deltas after C to the snapshot taken at C gives the current snapshot.
+origin); a txt list, the firewall format, holds one kind and only values some `block` origin
+lists (`include_warn` adds the others). A delta after cursor C holds every indicator stamped
+after C, once, in its latest state: an `upsert` when the filtered snapshot now holds it, else a
+`remove` with its reason. Because every change operators would see takes the next sequence
+value (indicators/lifecycle.py), applying the deltas after C to the snapshot taken at C gives
+the current snapshot.
 
 A full list joins the lines the lifecycle stored with each listing (indicators/render.py), a
 page at a time inside the database: a million rows fetched into Python would cost several times
@@ -20,7 +22,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import phonenumbers
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -64,6 +66,8 @@ class Filters:
     categories: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     limit: int | None = None
+    include_warn: bool = False  # asked for: a txt list also holds values only warn origins list
+    block_only: bool = False  # a txt list (firewall list): values some block origin lists
 
     @classmethod
     def from_query(cls, query: dict) -> Filters:
@@ -82,11 +86,16 @@ class Filters:
             categories=canonical("category"),
             statuses=canonical("status"),
             limit=query.get("limit"),
+            include_warn=bool(query.get("include_warn")),
         )
 
     def describe(self) -> dict:
         """The filters that are set, for the audit log and the ETag."""
-        return {name: value for name, value in asdict(self).items() if value not in ((), None)}
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if value not in ((), None) and value is not False
+        }
 
     def fixed_conditions(self) -> list[ColumnElement[bool]]:
         """Conditions on what never changes for an indicator: its kind and its value."""
@@ -109,6 +118,9 @@ class Filters:
         if self.origins:
             wrapped = _wrapped(Indicator.origins)
             conditions.append(or_(*(wrapped.contains(f";{cc}:") for cc in self.origins)))
+        if self.block_only:
+            # The stored origins name this node's policy for each (`CC:policy;...`).
+            conditions.append(_wrapped(Indicator.origins).contains(":block;"))
         return conditions
 
     def conditions(self) -> list[ColumnElement[bool]]:
@@ -338,9 +350,18 @@ def _phone_condition(filters: Filters) -> ColumnElement[bool] | None:
     return or_(Indicator.kind.not_in(PHONE_KINDS), *alternatives)
 
 
-def check_filters(filters: Filters, since: int | None) -> None:
+def check_filters(filters: Filters, since: int | None, fmt: str = "csv") -> None:
     """Refuse filter combinations that cannot be served, naming the field."""
     errors = []
+    if fmt == "txt" and len(filters.kinds) != 1:
+        errors.append(
+            _query_error(
+                "kind",
+                "one_kind_required" if filters.kinds else "required",
+                "A txt list is one kind of value per file, as a firewall loads it: name one "
+                "kind (phone, phone_range, sender_id, url, domain or message).",
+            )
+        )
     for region in filters.regions:
         if phonenumbers.country_code_for_region(region) == 0:
             errors.append(_query_error("region", "unknown_region", f"{region!r} is not a region."))
@@ -386,7 +407,11 @@ def open_download(
     """
     if fmt not in FORMATS:
         raise Invalid(f"format must be one of {', '.join(FORMATS)}.", code="unknown_format")
-    check_filters(filters, since)
+    check_filters(filters, since, fmt)
+    if fmt == "txt":
+        # A firewall blocks every line of its list: values only warn origins list stay out,
+        # unless the caller asks for them too.
+        filters = replace(filters, block_only=not filters.include_warn)
     if session.bind.dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     cursor = lifecycle.current_sequence(session)
@@ -396,6 +421,14 @@ def open_download(
             "list again.",
             code="cursor_ahead",
             errors=[_query_error("since", "cursor_ahead", f"at most {cursor}")],
+        )
+    if since is not None and since < lifecycle.full_list_since(session):
+        raise Invalid(
+            f"The values of this node's indicators were rewritten after cursor {since} (URLs "
+            "without their scheme): a delta cannot remove the old values, download the full "
+            "list again.",
+            code="full_list_needed",
+            errors=[_query_error("since", "full_list_needed", "download the full list again")],
         )
     policies = lifecycle.peer_policies(session) if since is not None else {}
     return Download(session, fmt, filters, country, cursor, since, policies, tlp)

@@ -1,5 +1,8 @@
 """Looking values up: normalise with the caller's country, then one indexed query per batch.
 
+What a value matches (itself, a range holding a number, a domain under a URL) is decided by
+services/matching.py, the matcher message checks use too.
+
 Lookups are far more frequent than anything else a node serves, so they are counted in memory
 and written in batches (one counter row per day and one audit entry per organisation per
 flush) instead of one audit entry each, which would also take SQLite's write lock per lookup.
@@ -20,73 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scamshare import db
-from scamshare import normalise as norm
-from scamshare.db import fast
 from scamshare.errors import Invalid
-from scamshare.indicators import lifecycle, rules
-from scamshare.models import Actor, Counter, Indicator
-from scamshare.services import audit, peers
+from scamshare.models import Actor, Counter
+from scamshare.services import audit, matching, peers
 
-DEFAULT_KIND = "phone"  # "kind optional for phone numbers": a bare value is read as a number
 MAX_VALUES = 1000
 CACHED_VALUES = 8192  # normalised lookup values remembered per process (_canonical_key)
-
-
-def canonical(value: str, kind: str | None, region: str, field: str, index: int | None = None):
-    """Normalise one looked-up value, or raise Invalid naming the field and the reason."""
-    try:
-        return norm.normalise(kind or DEFAULT_KIND, value, region)
-    except norm.NormalisationError as error:
-        entry = {"field": field, "reason": error.reason, "message": error.message}
-        if index is not None:
-            entry["index"] = index
-        raise Invalid(
-            f"{field}: {error.message}", code="not_normalisable", errors=[entry]
-        ) from None
-
-
-def _found(indicator, country: str, policies: dict[str, str]) -> dict[str, Any]:
-    """The lookup result of a value the node knows: its merged view over every origin."""
-    view = rules.merged_view(indicator, country, policies)
-    return {
-        "kind": view.kind,
-        "value": view.value,
-        "status": view.status,
-        "listed": view.exported,
-        "removal_reason": view.removal_reason,
-        "risk": view.risk,
-        "categories": list(view.categories),
-        "counts": {
-            "reports": view.report_count,
-            "organisations": view.org_count,
-            "countries": view.country_count,
-            "categories": dict(sorted(indicator.category_counts.items())),
-        },
-        "first_reported": view.first_reported,
-        "last_reported": view.last_reported,
-        "expires_at": view.expires_at,
-        "disputed": view.status == "disputed",
-        "origins": [origin.to_dict() for origin in view.origins],
-    }
-
-
-def _unknown(kind: str, value: str) -> dict[str, Any]:
-    """The lookup result of a (canonical) value the node has never seen."""
-    return {
-        "kind": kind,
-        "value": value,
-        "status": "unknown",
-        "listed": False,
-        "removal_reason": None,
-        "risk": None,
-        "categories": [],
-        "counts": {"reports": 0, "organisations": 0, "countries": 0, "categories": {}},
-        "first_reported": None,
-        "last_reported": None,
-        "expires_at": None,
-        "disputed": False,
-        "origins": [],
-    }
 
 
 def dumped(result: dict[str, Any]) -> dict[str, Any]:
@@ -99,15 +41,15 @@ def dumped(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=CACHED_VALUES)
-def _canonical_key(value: str, kind: str | None, region: str) -> tuple[str, str]:
-    """The (kind, canonical value) of a looked-up value, remembered for values asked often.
+def _canonical_key(value: str, kind: str | None, region: str) -> tuple[str, str, tuple]:
+    """The (kind, canonical value, candidate keys) of a looked-up value, for values asked often.
 
     Normalisation is pure and costs a third of a lookup, while the same values (a scam
     number in the news) are asked again and again; a value that cannot be read raises
     Invalid every time, uncached.
     """
-    asked = canonical(value, kind, region, "value")
-    return asked.kind, asked.value
+    asked = matching.canonical(value, kind, region, "value")
+    return asked.kind, asked.value, matching.candidates(asked.kind, asked.value, asked.facts)
 
 
 def lookup(
@@ -121,44 +63,37 @@ def lookup(
     """Look one value up with one indexed read on a db.fast.single_read connection.
 
     `policies` gives the peer policies (peers.cached_policies), asked only for a value the
-    node knows.
+    node knows (or one that something known covers).
     """
-    key = _canonical_key(value, kind, region)
-    row = fast.fetch_indicator(dbapi_connection, *key)
-    if row is None:
-        return _unknown(*key)
-    return _found(row, country, policies())
+    canonical_kind, canonical_value, keys = _canonical_key(value, kind, region)
+    rows = matching.fetch_one(dbapi_connection, keys)
+    return matching.result(canonical_kind, canonical_value, keys, rows, country, policies)
 
 
 def lookup_many(session: Session, items: list[dict], region: str, country: str) -> list[dict]:
-    """Look up to MAX_VALUES values up, answering in the order asked, each with its input."""
-    asked = []
-    errors = []
+    """Look up to MAX_VALUES values up, answering in the order asked, each with its input.
+
+    A value that cannot be read is answered by an item with its `error` (field, reason,
+    message), so one junk value in a queue of callers costs only its own answer.
+    """
+    asked: list[tuple[str, str, tuple] | dict] = []
     for index, item in enumerate(items):
         try:
-            asked.append(canonical(item["value"], item.get("kind"), region, "value", index))
+            asked.append(_canonical_key(item["value"], item.get("kind"), region))
         except Invalid as error:
-            errors.extend({**entry, "field": f"values.{index}.value"} for entry in error.errors)
-    if errors:
-        raise Invalid(
-            f"{len(errors)} of {len(items)} values cannot be read: "
-            + "; ".join(f"{e['index']}: {e['reason']}" for e in errors[:5]),
-            code="not_normalisable",
-            errors=errors,
-        )
-    keys = sorted({(a.kind, a.value) for a in asked})
-    rows = {}
-    for kind, part in lifecycle.by_kind(keys):
-        query = select(*rules.VIEW_COLUMNS).where(Indicator.kind == kind, Indicator.value.in_(part))
-        rows.update(((row.kind, row.value), row) for row in session.execute(query))
+            [entry] = error.errors
+            asked.append({**entry, "field": f"values.{index}.value"})
+    wanted = {key for entry in asked if isinstance(entry, tuple) for key in entry[2]}
+    rows = matching.fetch(session, wanted)
+    policies = functools.partial(peers.cached_policies, session)
     results = []
-    policies = peers.cached_policies(session)
-    for item, normalised in zip(items, asked, strict=True):
-        row = rows.get((normalised.kind, normalised.value))
-        if row is None:
-            result = _unknown(normalised.kind, normalised.value)
-        else:
-            result = _found(row, country, policies)
+    for item, entry in zip(items, asked, strict=True):
+        if isinstance(entry, dict):
+            results.append({"input": item["value"], "error": entry})
+            continue
+        canonical_kind, canonical_value, keys = entry
+        found = {key: rows[key] for key in keys if key in rows}
+        result = matching.result(canonical_kind, canonical_value, keys, found, country, policies)
         results.append({"input": item["value"], **result})
     return results
 

@@ -2,7 +2,9 @@
 
 Verdict rule:
 - `block` when any exact match (the message template, or a URL, domain, phone number or sender
-  ID in the text or given as sender) is `listed` and one of its origins' local policy is block;
+  ID in the text or given as sender, or what covers one as services/matching.py finds it for
+  lookups too: a phone range holding a number, a domain under a URL) is `listed` and one of
+  its origins' local policy is block;
 - `warn` when nothing blocks but a match is `disputed`, a listed match's origins are all warn,
   or the template is a near-duplicate (similarity at or above SIMILARITY_THRESHOLD, not equal)
   of a listed or disputed template;
@@ -21,6 +23,7 @@ from scamshare import normalise as norm
 from scamshare.errors import Invalid
 from scamshare.indicators import lifecycle, rules
 from scamshare.models import Indicator, MessageBand
+from scamshare.services import matching
 
 MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
 
@@ -38,24 +41,32 @@ def _normalise(kind: str, value: str, region: str, field: str) -> norm.Normalise
 
 
 def _wanted(message: norm.Normalised, sender, number) -> dict[tuple[str, str], list[str]]:
-    """Every (kind, value) to look up exactly, with where each was found."""
-    wanted: dict[tuple[str, str], list[str]] = {("message", message.value): ["text"]}
+    """Every key that would match a value of the check (matching.candidates), with its sources.
 
-    def add(kind: str, value: str, source: str) -> None:
+    A key's sources are where the values it matches were found: the text, sender or number.
+    """
+    asked: dict[tuple[str, str], tuple[dict, list[str]]] = {}
+
+    def add(kind: str, value: str, facts: dict, source: str) -> None:
         """Note one value and its source once."""
-        sources = wanted.setdefault((kind, value), [])
+        _facts, sources = asked.setdefault((kind, value), (facts, []))
         if source not in sources:
             sources.append(source)
 
+    add("message", message.value, {}, "text")
     for found in message.facts.get("extracted", []):
-        add(found["kind"], found["value"], "text")
-        if found["kind"] == "url":
-            domain = norm.normalise("url", found["value"]).facts.get("domain")
-            if domain:
-                add("domain", domain, "text")
+        # A URL's host and domain decide what covers it; the stored short shape holds neither.
+        kind, value = found["kind"], found["value"]
+        facts = norm.normalise(kind, value).facts if kind == "url" else {}
+        add(kind, value, facts, "text")
     for given, source in ((sender, "sender"), (number, "number")):
         if given is not None:
-            add(given.kind, given.value, source)
+            add(given.kind, given.value, given.facts, source)
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for (kind, value), (facts, sources) in asked.items():
+        for key in matching.candidates(kind, value, facts):
+            known = wanted.setdefault(key, [])
+            known.extend(source for source in sources if source not in known)
     return wanted
 
 
@@ -104,15 +115,12 @@ def check(
         """The merged view of a matching indicator."""
         return rules.merged_view(indicator, country, policies)
 
+    rows = matching.fetch(session, wanted)
     matches = []
-    for kind, part in lifecycle.by_kind(wanted):
-        query = select(Indicator).where(
-            Indicator.kind == kind,
-            Indicator.value.in_(part),
-            Indicator.exported.is_(True),
-        )
-        for indicator in session.scalars(query):
-            matches.append(_match(view(indicator), wanted[(indicator.kind, indicator.value)]))
+    for key in sorted(rows):
+        matched = view(rows[key])
+        if matched.exported:
+            matches.append(_match(matched, wanted[key]))
     matches.extend(_similar(session, message, view))
     actions = {match["action"] for match in matches}
     verdict = "block" if "block" in actions else "warn" if actions else "allow"

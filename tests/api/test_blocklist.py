@@ -68,9 +68,9 @@ def test_full_list_in_csv_holds_exactly_the_exported_indicators(client, listed):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.get_data(as_text=True).splitlines()[0] == COLUMNS
-    assert '"http://pay-now.example.com/x,y"' in response.get_data(as_text=True)
+    assert '"pay-now.example.com/x,y"' in response.get_data(as_text=True)
     found = {row["value"]: row for row in rows(response)}
-    assert set(found) == {"+6581234567", "+60123456789", "http://pay-now.example.com/x,y"}
+    assert set(found) == {"+6581234567", "+60123456789", "pay-now.example.com/x,y"}
     phone = found["+6581234567"]
     assert (phone["kind"], phone["status"], phone["risk"]) == ("phone", "listed", "high")
     assert phone["categories"] == "investment" and phone["origins"] == "SG:block"
@@ -130,10 +130,35 @@ def test_every_format_carries_the_cursor_and_the_same_values(client, listed):
     lines = as_ndjson.get_data(as_text=True).splitlines()
     assert {json.loads(line)["value"] for line in lines} == expected
 
-    as_txt = download(client, listed["operator"], format="txt")
-    assert as_txt.mimetype == "text/plain"
-    assert set(as_txt.get_data(as_text=True).splitlines()) == expected
-    assert as_txt.headers["X-ScamShare-Cursor"] == cursor
+    txt_values = set()
+    for kind in ("phone", "url"):  # a txt list holds one kind
+        as_txt = download(client, listed["operator"], format="txt", kind=kind)
+        assert as_txt.mimetype == "text/plain"
+        assert as_txt.headers["X-ScamShare-Cursor"] == cursor
+        txt_values |= set(as_txt.get_data(as_text=True).splitlines())
+    assert txt_values == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"), [({}, "required"), ({"kind": "phone,url"}, "one_kind_required")]
+)
+def test_a_txt_list_without_exactly_one_kind_is_422_naming_kind(client, listed, query, reason):
+    """A firewall list mixing numbers and links is refused, naming the field and the reason."""
+    response = download(client, listed["operator"], format="txt", **query)
+    assert response.status_code == 422
+    [error] = response.json["errors"]
+    assert (error["field"], error["reason"], error["location"]) == ("kind", reason, "query")
+
+
+def test_a_txt_list_by_the_accept_header_needs_one_kind_too(client, listed):
+    """Accept: text/plain is a txt download, with the same rule."""
+    headers = {**listed["operator"].headers, "Accept": "text/plain"}
+    refused = fetch(client, "/api/v1/blocklist", headers)
+    assert refused.status_code == 422
+    assert refused.json["errors"][0]["field"] == "kind"
+    served = fetch(client, "/api/v1/blocklist", headers, kind="phone")
+    assert served.status_code == 200 and served.mimetype == "text/plain"
+    assert set(served.get_data(as_text=True).splitlines()) == {"+6581234567", "+60123456789"}
 
 
 def test_the_accept_header_chooses_the_format_when_no_format_is_given(client, listed):
@@ -198,7 +223,7 @@ def test_delta_holds_each_change_after_the_cursor_with_removal_reasons(app, clie
         "+6581112222": ("remove", "delisted"),
         "+6583334444": ("remove", "disconnected"),
         "+60123456789": ("remove", "protected"),
-        "http://pay-now.example.com/x,y": ("remove", "expired"),
+        "pay-now.example.com/x,y": ("remove", "expired"),
         "OLDBANK": ("upsert", ""),
     }
     assert int(delta.headers["X-ScamShare-Cursor"]) > int(cursor)
@@ -208,7 +233,9 @@ def test_delta_holds_each_change_after_the_cursor_with_removal_reasons(app, clie
 
 def test_txt_delta_marks_additions_and_removals(client, listed):
     """A txt delta is diff-like: +value to add, -value to remove."""
-    cursor = download(client, listed["operator"], format="txt").headers["X-ScamShare-Cursor"]
+    cursor = download(client, listed["operator"], format="txt", kind="phone").headers[
+        "X-ScamShare-Cursor"
+    ]
     list_values(client, listed["regulator"], report("+65 8765 4321"))
     client.post(
         "/api/v1/protected",
@@ -220,7 +247,7 @@ def test_txt_delta_marks_additions_and_removals(client, listed):
         },
         headers=listed["regulator"].headers,
     )
-    delta = download(client, listed["operator"], format="txt", since=cursor)
+    delta = download(client, listed["operator"], format="txt", kind="phone", since=cursor)
     assert delta.get_data(as_text=True).splitlines() == ["++6587654321", "-+6581234567"]
 
 
@@ -234,18 +261,18 @@ def test_filters_narrow_the_list(client, listed):
         assert response.status_code == 200, response.json
         return {row["value"] for row in rows(response)}
 
-    everything = {"+6581234567", "+60123456789", "http://pay-now.example.com/x,y"}
+    everything = {"+6581234567", "+60123456789", "pay-now.example.com/x,y"}
     assert values() == everything
-    assert values(kind="url") == {"http://pay-now.example.com/x,y"}
+    assert values(kind="url") == {"pay-now.example.com/x,y"}
     assert values(kind="phone,url") == everything
     assert values(kind="phone", calling_code="60") == {"+60123456789"}
-    assert values(calling_code="65") == {"+6581234567", "http://pay-now.example.com/x,y"}
+    assert values(calling_code="65") == {"+6581234567", "pay-now.example.com/x,y"}
     assert values(kind="phone", region="sg") == {"+6581234567"}
     assert values(origin="SG") == everything
     assert values(origin="MY") == set()
     assert values(category="loan,parcel_delivery") == {
         "+60123456789",
-        "http://pay-now.example.com/x,y",
+        "pay-now.example.com/x,y",
     }
     assert values(min_risk="very_high") == set()
     assert values(min_risk="high") == everything
@@ -339,7 +366,7 @@ def test_each_download_is_audited_with_format_filters_and_cursor(client, listed)
     assert entries[0]["organisation"] == listed["operator"].name
     assert entries[0]["details"] == {
         "format": "txt",
-        "filters": {"kinds": ["phone"]},
+        "filters": {"kinds": ["phone"], "block_only": True},
         "since": 1,
         "cursor": int(response.headers["X-ScamShare-Cursor"]),
         "not_modified": False,

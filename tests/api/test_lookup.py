@@ -68,7 +68,7 @@ def test_a_value_never_seen_is_unknown_with_200(client, keys):
         False,
         None,
     )
-    assert response.json["value"] == "http://never-seen.example.com/x"
+    assert response.json["value"] == "never-seen.example.com/x"
 
 
 def test_a_disputed_listing_shows_its_dispute(client, keys):
@@ -127,17 +127,47 @@ def test_a_batch_answers_in_order_with_each_input(client, keys):
     ]
 
 
-def test_a_batch_with_a_bad_value_is_422_naming_each(client, keys):
-    """Every value that cannot be read is named by index and reason."""
-    values = [{"value": "8123 4567"}, {"value": "xx"}, {"value": "12"}]
+def test_a_batch_answers_a_value_it_cannot_read_with_its_error_and_the_rest_in_full(client, keys):
+    """One junk value costs only its own answer: its item names the field and the reason."""
+    client.post(
+        "/api/v1/reports",
+        json=report("+65 8123 4567", verified=True),
+        headers=keys["regulator"].headers,
+    )
+    values = [{"value": "8123 4567"}, {"value": "xyz"}, {"value": "12"}, {"value": "9123 4567"}]
     response = client.post(
         "/api/v1/lookup", json={"values": values}, headers=keys["operator"].headers
     )
-    assert response.status_code == 422
-    assert [(e["field"], e["index"], e["reason"]) for e in response.json["errors"]] == [
-        ("values.1.value", 1, "not_a_number"),
-        ("values.2.value", 2, "too_short"),
+    assert response.status_code == 200
+    items = response.json["items"]
+    assert [(i["input"], i.get("status")) for i in items] == [
+        ("8123 4567", "listed"),
+        ("xyz", None),
+        ("12", None),
+        ("9123 4567", "unknown"),
     ]
+    assert [(i["error"]["field"], i["error"]["reason"]) for i in items[1:3]] == [
+        ("values.1.value", "not_a_number"),
+        ("values.2.value", "too_short"),
+    ]
+    assert all(i["error"]["message"] for i in items[1:3])
+    assert "error" not in items[0] and "error" not in items[3]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"values": "8123 4567"},
+        {"values": [{"kind": "phone"}]},
+        {"values": [{"value": "8123 4567", "kind": "fax"}]},
+        {"items": []},
+    ],
+)
+def test_only_a_malformed_batch_body_is_422(client, keys, body):
+    """A body that is not a list of values (or names no kind the node knows) is refused whole."""
+    response = client.post("/api/v1/lookup", json=body, headers=keys["operator"].headers)
+    assert response.status_code == 422
+    assert response.json["errors"]
 
 
 def test_a_batch_holds_at_most_a_thousand_values(client, keys):

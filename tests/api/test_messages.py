@@ -64,7 +64,7 @@ def test_the_exact_template_and_its_listed_contents_block(client, keys):
     assert response.status_code == 200
     assert response.json["verdict"] == "block"
     found = matches(response)
-    assert ("url", "http://pay-parcel.example.com/t") in found
+    assert ("url", "pay-parcel.example.com/t") in found
     assert ("phone", "+6581234567") in found
     template = next(m for m in response.json["matches"] if m["match"] == "template")
     assert template["action"] == "block" and template["similarity"] is None

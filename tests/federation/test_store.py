@@ -18,6 +18,7 @@ from tests import reporting
 from tests.federation.peers import batch_of, contribution_from, encode, signed_post, sync
 
 report = reporting.report
+KINDS = ("phone", "phone_range", "sender_id", "url", "domain", "message")
 FORMULA_STARTS = ("=", "-", "@")
 
 
@@ -35,8 +36,17 @@ def downloads(node) -> dict[str, list[str]]:
         values[f"json {name}"] = [item["value"] for item in body["items"]]
         lines = node.get("/api/v1/blocklist", node.operator, format="ndjson", **params).text
         values[f"ndjson {name}"] = [json.loads(line)["value"] for line in lines.splitlines()]
-        lines = node.get("/api/v1/blocklist", node.operator, format="txt", **params).text
-        rows = [line for line in lines.split("\n") if line]
+        rows = []
+        for kind in KINDS:  # a txt list holds one kind; warn entries too, to see every value
+            lines = node.get(
+                "/api/v1/blocklist",
+                node.operator,
+                format="txt",
+                kind=kind,
+                include_warn="true",
+                **params,
+            ).text
+            rows += [line for line in lines.split("\n") if line]
         if since is not None:
             assert all(row[0] in "+-" for row in rows), rows
             rows = [row[1:] for row in rows]  # a delta line is +value or -value
@@ -206,6 +216,17 @@ def test_a_value_several_origins_list_shows_their_merged_facts(nodes):
     assert [o["country"] for o in held["origins"]] == ["SG"]  # MY's own view is its own
 
 
+def register_again_as_warn(node, peer) -> None:
+    """Register a peer again on a node, its listings now shown as warn."""
+    with transaction(node.app) as session:
+        rules = node.app.extensions["scamshare.policy"]
+        peers_service.remove_peer(session, audit.NODE, peer.node_id, rules)
+        registration = peers_service.Registration(
+            peer.node_id, peer.country, peer.url, peer.identity.public_key, "warn"
+        )
+        peers_service.add_peer(session, audit.NODE, registration, rules)
+
+
 def test_a_change_of_peer_policy_is_a_new_version_of_its_listings(nodes):
     """Registering a peer again with warn shows its listings as warn, in the next delta too."""
     sg, my = nodes["SG"], nodes["MY"]
@@ -213,15 +234,33 @@ def test_a_change_of_peer_policy_is_a_new_version_of_its_listings(nodes):
     full = sg.get("/api/v1/blocklist", sg.operator, format="json")
     assert full.json()["items"][0]["origins"] == [{"country": "MY", "policy": "block"}]
     cursor = full.headers["X-ScamShare-Cursor"]
-    with transaction(sg.app) as session:
-        rules = sg.app.extensions["scamshare.policy"]
-        peers_service.remove_peer(session, audit.NODE, my.node_id, rules)
-        registration = peers_service.Registration(
-            my.node_id, "MY", my.url, my.identity.public_key, "warn"
-        )
-        peers_service.add_peer(session, audit.NODE, registration, rules)
+    register_again_as_warn(sg, my)
     delta = sg.get("/api/v1/blocklist", sg.operator, format="json", since=cursor).json()
     [item] = delta["items"]
     assert (item["action"], item["origins"]) == ("upsert", [{"country": "MY", "policy": "warn"}])
     line = sg.get("/api/v1/blocklist", sg.operator, format="csv").text.splitlines()[1]
     assert ",MY:warn," in line
+
+
+def test_a_txt_list_holds_only_values_a_block_origin_lists_unless_warn_is_asked(nodes):
+    """A firewall blocks every line: a value only warn origins list leaves the txt list."""
+    sg, my = nodes["SG"], nodes["MY"]
+    sent = [contribution_from(my, 1, value="+60123456789")]
+    assert signed_post(sg, my, encode(batch_of(my, sent))).json()["applied"]
+    sg.post("/api/v1/reports", report("+65 8123 4567", verified=True))
+
+    def txt(**query) -> list[str]:
+        """The lines of a txt phone list on SG."""
+        response = sg.get("/api/v1/blocklist", sg.operator, format="txt", kind="phone", **query)
+        assert response.status_code == 200, response.text
+        return sorted(line for line in response.text.split("\n") if line)
+
+    assert txt() == ["+60123456789", "+6581234567"]
+    cursor = sg.get("/api/v1/blocklist", sg.operator, format="txt", kind="phone").headers[
+        "X-ScamShare-Cursor"
+    ]
+    register_again_as_warn(sg, my)
+    assert txt() == ["+6581234567"]
+    assert txt(include_warn="true") == ["+60123456789", "+6581234567"]
+    assert txt(since=cursor) == ["-+60123456789"]
+    assert txt(since=cursor, include_warn="true") == ["++60123456789"]

@@ -72,7 +72,7 @@ def test_every_kind_maps_to_a_valid_stix_indicator_with_its_pattern(client, keys
     assert "[phone-number:value LIKE '+65812345__']" in patterns
     assert "[sms-sender-id:value = 'PARCELSG']" in patterns
     assert "[domain-name:value = 'maybank2u-verify.com']" in patterns
-    assert any(p.startswith("[url:value = 'https://pay-parcel-fee.com/pay") for p in patterns)
+    assert any(p.startswith("[url:value = 'pay-parcel-fee.com/pay") for p in patterns)
     assert any(p.startswith("[sms-template:fingerprint = '") for p in patterns)
     assert len(found) >= 6
     phone = found["phone +6581234567"]

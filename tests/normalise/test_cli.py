@@ -47,7 +47,7 @@ def test_a_dash_reads_values_from_standard_input_one_per_line():
     stdin = "hxxps://evil[.]com/a?utm_source=x\n\nbit.ly/abc\r\n"
     result, lines = run(["--kind", "url", "-"], stdin)
     assert result.exit_code == 0
-    assert [line["value"] for line in lines] == ["https://evil.com/a", "http://bit.ly/abc"]
+    assert [line["value"] for line in lines] == ["evil.com/a", "bit.ly/abc"]
     assert lines[1]["facts"]["is_shortener"] is True
 
 
@@ -60,7 +60,7 @@ def test_messages_print_their_template_and_keep_their_script():
     assert "โอนเงิน <amount> ที่ <url>" in result.output
     shown = json.loads(result.output)
     assert shown["facts"]["extracted"] == [
-        {"kind": "url", "value": "https://th-refund.xyz/", "listable": True}
+        {"kind": "url", "value": "th-refund.xyz/", "listable": True}
     ]
 
 

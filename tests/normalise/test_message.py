@@ -193,7 +193,7 @@ def test_facts_carry_signature_and_bands():
             "SG",
             [
                 {"kind": "sender_id", "value": "DBS", "listable": True},
-                {"kind": "url", "value": "https://dbs-secure.xyz/login", "listable": True},
+                {"kind": "url", "value": "dbs-secure.xyz/login", "listable": True},
                 {"kind": "phone", "value": "+6581234567", "listable": True},
             ],
         ),
@@ -202,7 +202,7 @@ def test_facts_carry_signature_and_bands():
             "SG",
             [
                 {"kind": "sender_id", "value": "SHOPEE", "listable": True},
-                {"kind": "url", "value": "http://shopee-pay.top/", "listable": True},
+                {"kind": "url", "value": "shopee-pay.top/", "listable": True},
             ],
         ),
         (
@@ -210,7 +210,7 @@ def test_facts_carry_signature_and_bands():
             "SG",
             [
                 {"kind": "sender_id", "value": "GRAB", "listable": True},
-                {"kind": "url", "value": "http://grab-credit.vip/x", "listable": True},
+                {"kind": "url", "value": "grab-credit.vip/x", "listable": True},
             ],
         ),
         (

@@ -13,48 +13,48 @@ from scamshare.normalise import url as url_module
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("https://example.com/login", "https://example.com/login"),
-        ("hxxps://evil[.]com/login", "https://evil.com/login"),
-        ("hXXp://evil(.)com", "http://evil.com/"),
-        ("hxxps[:]//evil[.]co[.]th/x", "https://evil.co.th/x"),
-        ("evil[dot]com/path", "http://evil.com/path"),
-        ("evil{.}com", "http://evil.com/"),
-        ("evil [.] com", "http://evil.com/"),
-        ("example.com", "http://example.com/"),
-        ("//cdn.example.net/x", "http://cdn.example.net/x"),
-        ("HTTPS://EXAMPLE.COM:443/A?b=1#frag", "https://example.com/A?b=1"),
-        ("http://example.com:80/", "http://example.com/"),
-        ("http://example.com:8080", "http://example.com:8080/"),
-        ("https://example.com:0443/", "https://example.com/"),
-        ("https://example.com./", "https://example.com/"),
+        ("https://example.com/login", "example.com/login"),
+        ("hxxps://evil[.]com/login", "evil.com/login"),
+        ("hXXp://evil(.)com", "evil.com/"),
+        ("hxxps[:]//evil[.]co[.]th/x", "evil.co.th/x"),
+        ("evil[dot]com/path", "evil.com/path"),
+        ("evil{.}com", "evil.com/"),
+        ("evil [.] com", "evil.com/"),
+        ("example.com", "example.com/"),
+        ("//cdn.example.net/x", "cdn.example.net/x"),
+        ("HTTPS://EXAMPLE.COM:443/A?b=1#frag", "example.com/A?b=1"),
+        ("http://example.com:80/", "example.com/"),
+        ("http://example.com:8080", "example.com:8080/"),
+        ("https://example.com:0443/", "example.com/"),
+        ("https://example.com./", "example.com/"),
         (
             "https://example.com/?utm_source=sms&utm_medium=x&id=7&fbclid=abc&gclid=z",
-            "https://example.com/?id=7",
+            "example.com/?id=7",
         ),
-        ("https://example.com/?UTM_Campaign=x&b=2&a=1&&", "https://example.com/?b=2&a=1"),
+        ("https://example.com/?UTM_Campaign=x&b=2&a=1&&", "example.com/?b=2&a=1"),
         (
             "https://example.com/a%7eb/%e2%82%ac?q=%7e&r=%2f",
-            "https://example.com/a~b/%E2%82%AC?q=~&r=%2F",
+            "example.com/a~b/%E2%82%AC?q=~&r=%2F",
         ),
-        ("https://example.com/€/a b", "https://example.com/%E2%82%AC/ab"),
-        ("https://example.com/100%", "https://example.com/100%25"),
-        ("https://example.com/a/./b/../c", "https://example.com/a/c"),
-        ("https://example.com/a/%2e%2e/b", "https://example.com/b"),
-        ("https://example.com/../../x", "https://example.com/x"),
-        ("https://bücher.de/", "https://xn--bcher-kva.de/"),
-        ("https://ตัวอย่าง.ไทย/", "https://xn--72c1a1bt4awk9o.xn--o3cw4h/"),
-        ("https://ví-dụ.vn/", "https://xn--v-d-rma6749a.vn/"),
-        ("https://vi\u0301-du\u0323.vn/", "https://xn--v-d-rma6749a.vn/"),
-        ("https://ＢＡＮＫ.com", "https://bank.com/"),
-        ("https://bank。com/", "https://bank.com/"),
-        ("https://ba\u200bnk.com/", "https://bank.com/"),
-        ("https://user:pw@evil.pages.dev/x", "https://evil.pages.dev/x"),
-        ("https://paypal.com@evil.com/", "https://evil.com/"),
-        ("https://evil.com\\@paypal.com/", "https://evil.com/@paypal.com/"),
-        ("http://192.168.1.1/x", "http://192.168.1.1/x"),
-        ("http://3232235777/", "http://192.168.1.1/"),
-        ("http://0xC0.0250.1.1/", "http://192.168.1.1/"),
-        ("http://[2001:DB8:0:0::1]:8443/", "http://[2001:db8::1]:8443/"),
+        ("https://example.com/€/a b", "example.com/%E2%82%AC/ab"),
+        ("https://example.com/100%", "example.com/100%25"),
+        ("https://example.com/a/./b/../c", "example.com/a/c"),
+        ("https://example.com/a/%2e%2e/b", "example.com/b"),
+        ("https://example.com/../../x", "example.com/x"),
+        ("https://bücher.de/", "xn--bcher-kva.de/"),
+        ("https://ตัวอย่าง.ไทย/", "xn--72c1a1bt4awk9o.xn--o3cw4h/"),
+        ("https://ví-dụ.vn/", "xn--v-d-rma6749a.vn/"),
+        ("https://vi\u0301-du\u0323.vn/", "xn--v-d-rma6749a.vn/"),
+        ("https://ＢＡＮＫ.com", "bank.com/"),
+        ("https://bank。com/", "bank.com/"),
+        ("https://ba\u200bnk.com/", "bank.com/"),
+        ("https://user:pw@evil.pages.dev/x", "evil.pages.dev/x"),
+        ("https://paypal.com@evil.com/", "evil.com/"),
+        ("https://evil.com\\@paypal.com/", "evil.com/@paypal.com"),
+        ("http://192.168.1.1/x", "192.168.1.1/x"),
+        ("http://3232235777/", "192.168.1.1/"),
+        ("http://0xC0.0250.1.1/", "192.168.1.1/"),
+        ("http://[2001:DB8:0:0::1]:8443/", "[2001:db8::1]:8443/"),
     ],
 )
 def test_urls_meet_in_one_canonical_form(value, expected):
@@ -63,6 +63,40 @@ def test_urls_meet_in_one_canonical_form(value, expected):
     assert result.kind == "url"
     assert result.value == expected
     assert result.listable is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://singpost-redelivery.top/track",
+        "http://singpost-redelivery.top/track",
+        "singpost-redelivery.top/track",
+        "singpost-redelivery.top/track/",
+        "HTTP://SingPost-Redelivery.TOP:80/track",
+        "https://singpost-redelivery.top:443/track/",
+        "//singpost-redelivery.top/track",
+        "hxxps://singpost-redelivery[.]top/track",
+    ],
+)
+def test_a_link_is_one_link_whatever_its_scheme(value):
+    """http://, https:// and scheme-less forms of one host and path are one URL value."""
+    assert normalise("url", value).value == "singpost-redelivery.top/track"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("http://example.com:443/a", "example.com:443/a"),
+        ("https://example.com:80/a", "example.com:80/a"),
+        ("example.com:80/a", "example.com:80/a"),
+        ("example.com:8443/a/", "example.com:8443/a"),
+    ],
+)
+def test_a_port_stays_unless_it_is_the_written_schemes_default(value, expected):
+    """Without a scheme a port cannot be told default, so it stays: the value stays canonical."""
+    result = normalise("url", value).value
+    assert result == expected
+    assert normalise("url", result).value == result
 
 
 @pytest.mark.parametrize(
