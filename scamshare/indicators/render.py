@@ -111,6 +111,17 @@ def stored(view: View) -> dict:
     }
 
 
+def upsert_line(stored: str, fmt: str) -> str:
+    """A delta's upsert line from the stored CSV line or JSON item of the listing's view.
+
+    The same text csv_line and json_item write for that view with action `upsert` and no reason:
+    both add the two fields at the end.
+    """
+    if fmt == "csv":
+        return stored + ",upsert,"
+    return stored[:-1] + ',"action":"upsert","reason":null}'
+
+
 def txt_line(view: View, action: str | None = None) -> str:
     """The TXT line of a listing: its value, after `+` or `-` in a delta."""
     if action is None:

@@ -244,10 +244,11 @@ class Download:
     def _delta_pages(self) -> Iterator[str]:
         """Every indicator stamped after the cursor, rendered with its action and reason."""
         match = and_(Indicator.exported.is_(True), *self.filters.current_conditions())
-        # Rows of the view's columns: loading whole indicators through the ORM cost most of a
-        # delta, and merged_view reads nothing else.
+        # Rows of the view's columns and the stored line: loading whole indicators through the
+        # ORM cost most of a delta, and merged_view reads nothing else.
+        stored = _STORED.get(self.format, literal(None))
         query = (
-            select(*rules.VIEW_COLUMNS, match.label("match"))
+            select(*rules.VIEW_COLUMNS, match.label("match"), stored.label("stored"))
             .where(
                 Indicator.sequence > self.since,
                 Indicator.sequence <= self.cursor,
@@ -297,7 +298,14 @@ class Download:
                 yield _SEPARATORS["stix"].join(objects)
 
     def _delta_line(self, row) -> str:
-        """One delta row through the one writer: upsert when the snapshot holds it, else remove."""
+        """One delta row through the one writer: upsert when the snapshot holds it, else remove.
+
+        An upsert is the listing's stored line (the lifecycle stores each listing's view as it
+        stamps it, and restamps an origin's listings when its policy changes) with the action
+        added; only a removal needs its view worked out here.
+        """
+        if row.match and row.stored is not None:
+            return render.upsert_line(row.stored, self.format)
         view = rules.merged_view(row, self.country, self.policies)
         if row.match:
             action, reason = "upsert", None

@@ -63,6 +63,19 @@ def test_a_json_item_carries_the_same_fields():
     assert item["first_reported"] == "2026-11-28T12:00:05Z"
 
 
+@pytest.mark.parametrize(
+    "listing",
+    [view(), view('singpost.example/a,b?x="1"', "url"), view("Bank\u00e9 {NUM}", "message")],
+)
+def test_a_delta_upsert_from_a_stored_line_is_the_line_the_writer_gives(listing):
+    """Deltas add the action to the stored CSV line and JSON item instead of rendering again."""
+    assert render.upsert_line(render.csv_line(listing), "csv") == render.csv_line(listing, "upsert")
+    for fmt in ("json", "ndjson"):
+        assert render.upsert_line(render.json_item(listing), fmt) == render.json_item(
+            listing, "upsert"
+        )
+
+
 def test_txt_lines_are_values_and_delta_lines_say_plus_or_minus():
     """A firewall reads one value per line."""
     assert render.txt_line(view()) == "+6581234567"
