@@ -176,3 +176,42 @@ def indicator_counts(session: Session) -> list[tuple[str, str, int]]:
         .order_by(Indicator.kind, Indicator.status)
     )
     return [(kind, status, count) for kind, status, count in rows]
+
+
+def reports_received(session: Session, since: datetime) -> int:
+    """How many reports arrived from `since` on (the console's today and this week)."""
+    return session.scalar(select(func.count()).where(Report.received_at >= since)) or 0
+
+
+def listed_per_kind(session: Session) -> dict[str, int]:
+    """How many indicators operators receive as listed or disputed, per kind (an index scan)."""
+    rows = session.execute(
+        select(Indicator.kind, func.count())
+        .where(Indicator.status.in_(("listed", "disputed")))
+        .group_by(Indicator.kind)
+    )
+    return {kind: count for kind, count in rows}
+
+
+def daily_totals(summary: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """A summary's counts per day and metric (every day of its period, zeros included)."""
+    start, end = date.fromisoformat(summary["start"]), date.fromisoformat(summary["end"])
+    days = {
+        (start + timedelta(days=offset)).isoformat(): dict.fromkeys(METRICS, 0)
+        for offset in range((end - start).days + 1)
+    }
+    for row in summary["rows"]:
+        days[row["day"]][row["metric"]] += row["count"]
+    return days
+
+
+def totals_by(summary: dict[str, Any], field: str) -> dict[str, dict[str, int]]:
+    """A summary's counts per metric and kind (or category), largest first."""
+    found: dict[str, dict[str, int]] = {}
+    for row in summary["rows"]:
+        per = found.setdefault(row["metric"], {})
+        per[row[field]] = per.get(row[field], 0) + row["count"]
+    return {
+        metric: dict(sorted(per.items(), key=lambda item: (-item[1], item[0])))
+        for metric, per in found.items()
+    }

@@ -1,0 +1,48 @@
+"""console accounts: people who sign in to the console, and the indexes its pages read
+
+Revision ID: 0011
+Revises: 0008
+
+A user belongs to one organisation and acts with its role; only an argon2 hash of the password
+is stored. session_generation is raised at sign-out, so an old session cookie stops working.
+The review queue orders reported indicators by distinct organisations and recency, and the
+dashboard counts listings per kind: both read an index instead of a million rows.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0011'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create the users table and the console's two indicator indexes."""
+    id_type = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+    op.create_table(
+        'users',
+        sa.Column('id', id_type, primary_key=True),
+        sa.Column('username', sa.String(64), nullable=False),
+        sa.Column('organisation_id', id_type, sa.ForeignKey('organisations.id'), nullable=False),
+        sa.Column('password_hash', sa.String(200), nullable=False),
+        sa.Column('session_generation', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint('username'),
+    )
+    op.create_index('ix_users_organisation_id', 'users', ['organisation_id'])
+    op.create_index(
+        'ix_indicators_review', 'indicators', ['status', 'org_count', 'last_reported_at']
+    )
+    op.create_index('ix_indicators_status_kind', 'indicators', ['status', 'kind'])
+
+
+def downgrade() -> None:
+    """Drop them."""
+    op.drop_index('ix_indicators_status_kind', table_name='indicators')
+    op.drop_index('ix_indicators_review', table_name='indicators')
+    op.drop_index('ix_users_organisation_id', table_name='users')
+    op.drop_table('users')
