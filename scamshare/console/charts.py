@@ -48,7 +48,8 @@ def lines(days: dict[str, dict[str, int]], series: dict[str, str], title: str) -
         f'<text class="tick" x="{left - 4}" y="{top + plot_h}" text-anchor="end">0</text>',
     ]
     for index, day in enumerate(names):
-        if index % 7 == 0 or index == len(names) - 1:
+        last = index == len(names) - 1
+        if (index % 7 == 0 and len(names) - 1 - index >= 4) or last:
             x = left + index * step
             body.append(
                 f'<text class="tick" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
