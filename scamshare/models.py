@@ -226,6 +226,8 @@ class Report(Base):
     """One organisation's statement about one value; it never leaves this node."""
 
     __tablename__ = "reports"
+    # The console's chart counts reports per day from this index alone (migration 0011).
+    __table_args__ = (Index("ix_reports_received_extracted", "received_at", "extracted_from_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
@@ -251,6 +253,8 @@ class IndicatorEvent(Base):
     """One change of an indicator's exported state: its history and the operator delta feed."""
 
     __tablename__ = "indicator_events"
+    # The console's chart counts listings, expiries and delistings per day from this index.
+    __table_args__ = (Index("ix_indicator_events_at_status", "at", "to_status", "from_status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     indicator_id: Mapped[int] = mapped_column(

@@ -58,13 +58,14 @@ def dashboard():
     today = datetime.combine(now.date(), time(), tzinfo=UTC)
     context: dict = {"now": now}
     if may("stats.read"):
-        summary = stats_service.summarise(session, today=now.date())
         context["reports_today"] = stats_service.reports_received(session, today)
         context["reports_week"] = stats_service.reports_received(
             session, today - timedelta(days=now.weekday())
         )
         context["chart"] = charts.lines(
-            stats_service.daily_totals(summary), CHART_SERIES, "Changes per day over 30 days"
+            stats_service.daily(session, today=now.date()),
+            CHART_SERIES,
+            "Changes per day over 30 days",
         )
     if may("stats.read") or may("indicators.read"):
         context["listed"] = stats_service.listed_per_kind(session)

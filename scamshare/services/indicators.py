@@ -159,7 +159,10 @@ def review_queue(
     query = (
         select(Indicator)
         .where(Indicator.status == "reported")
-        .order_by(Indicator.org_count.desc(), Indicator.last_reported_at.desc(), Indicator.id)
+        # In the index's own order read backwards (the id is its last, implicit column).
+        .order_by(
+            Indicator.org_count.desc(), Indicator.last_reported_at.desc(), Indicator.id.desc()
+        )
         .limit(limit)
     )
     if kind:
