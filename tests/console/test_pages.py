@@ -262,3 +262,19 @@ def test_the_audit_log_filters(app, keys, client):
     regulator = signed_in(app, "regulator")
     html = regulator.get("/console/audit", query_string={"action": "console."}).get_data(True)
     assert "console.sign_in" in html and "reports.submit" not in html
+
+
+def test_the_dashboard_counts_reports_listings_and_draws_the_chart(app, keys, client):
+    """Today's reports, listings per kind and the 30-day chart's peak come from the node."""
+    for number in range(3):
+        submit(client, keys["regulator"], report(f"+65 8123 55{number:02d}", verified=True))
+    submit(client, keys["operator"], report("https://parcel-redelivery.xyz/track", kind="url"))
+    page = signed_in(app, "regulator").get("/console/").get_data(as_text=True)
+    assert re.search(r'<span class="figure">4</span> reports today', page)
+    assert re.search(r'<span class="figure">3</span> listed phone', page)
+    assert "listed url" not in page
+    chart = page.split('<svg class="chart"')[1].split("</svg>")[0]
+    assert 'text-anchor="end">4</text>' in chart  # the peak: four reports today
+    assert chart.count("<polyline") == 4
+    operator = signed_in(app, "operator").get("/console/").get_data(as_text=True)
+    assert "reports today" not in operator and "listed phone" in operator
