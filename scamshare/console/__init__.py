@@ -12,11 +12,11 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from scamshare import errors
+from scamshare import errors, text
 from scamshare.console import access, admin, pages, signin
 from scamshare.console.access import bp
 
@@ -65,9 +65,17 @@ def init_app(app: Flask) -> None:
 
 
 @bp.before_request
-def _check_csrf():
-    """Refuse any console POST without this session's CSRF token."""
+def _check_form():
+    """Refuse any console POST without this session's CSRF token, or with unstorable text."""
     access.csrf.protect()
+    for name, value in request.form.items(multi=True):
+        text.check(value, name, "form")
+
+
+@bp.errorhandler(text.Refused)
+def _refused(error: text.Refused):
+    """Text the node cannot store (a NUL character): 422 naming the field."""
+    return _page_error(422, f"{error.field}: {error.message}")
 
 
 @bp.after_request

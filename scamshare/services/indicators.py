@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from scamshare import normalise as norm
 from scamshare.auth import Caller
 from scamshare.clock import utcnow
-from scamshare.errors import Conflict, NotFound
+from scamshare.errors import Conflict, Invalid, NotFound
 from scamshare.indicators.lifecycle import Lifecycle
 from scamshare.models import (
     KINDS,
@@ -141,9 +141,12 @@ def find_by_value(session: Session, value: str, kind: str | None, region: str) -
     for candidate in (kind,) if kind else KINDS:
         try:
             normalised = norm.normalise(candidate, value, region)
-        except norm.NormalisationError:
+        except norm.NormalisationError as error:
             if kind:
-                raise
+                entry = {"field": "q", "reason": error.reason, "message": error.message}
+                raise Invalid(
+                    f"q: {error.message}", code="not_normalisable", errors=[entry]
+                ) from None
             continue
         keys.add((normalised.kind, normalised.value))
     if not keys:

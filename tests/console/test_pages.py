@@ -60,6 +60,8 @@ def test_search_finds_a_value_by_any_spelling(app, keys):
         assert f"/console/indicators/{indicator['id']}" in html.split("Indicators, newest")[0]
     miss = client.get("/console/indicators", query_string={"q": "+65 9999 0000"})
     assert "No indicator of that value" in miss.get_data(as_text=True)
+    unreadable = client.get("/console/indicators", query_string={"q": "no digits", "kind": "phone"})
+    assert unreadable.status_code == 422 and "q: " in unreadable.get_data(as_text=True)
     bad = client.get("/console/indicators", query_string={"status": "nonsense"})
     assert bad.status_code == 422 and "status" in bad.get_data(as_text=True)
 
@@ -278,3 +280,17 @@ def test_the_dashboard_counts_reports_listings_and_draws_the_chart(app, keys, cl
     assert chart.count("<polyline") == 4
     operator = signed_in(app, "operator").get("/console/").get_data(as_text=True)
     assert "reports today" not in operator and "listed phone" in operator
+
+
+def test_text_the_node_cannot_store_is_refused_naming_the_field(app, keys, client):
+    """A NUL character in a form field gets 422 naming it, never a 500; nothing is saved."""
+    operator = signed_in(app, "operator")
+    answer = post(
+        operator,
+        "/console/appeals",
+        {"kind": "phone", "value": "8123 4567", "reason": "bad\x00", "contact_ref": "T"},
+        "/console/appeals",
+    )
+    assert answer.status_code == 422
+    assert "reason: Holds a NUL character" in answer.get_data(as_text=True)
+    assert client.get("/api/v1/appeals", headers=keys["operator"].headers).json["items"] == []
