@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "HTTPS": False,  # the node is served over HTTPS (the reverse proxy): cookies become Secure
     "CONSOLE_SESSION_MINUTES": 480,  # a console session ends this long after sign-in
     "CONSOLE_LOGIN_LIMIT": "5 per minute",  # failed sign-ins per client address
+    "CONSOLE_COUNTS_SECONDS": 30,  # how old the dashboard's listings per kind may be
 }
 TLP_LEVELS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 

@@ -159,9 +159,9 @@ class Indicator(Base):
         Index("ix_indicators_sequence", "sequence"),
         Index("ix_indicators_status_expires", "status", "expires_at"),
         # The console's review queue (most organisations, then most recent) and its per-kind
-        # counts of listings, read without touching the rows (migration 0011).
+        # counts of what operators receive, read without touching the rows (migration 0011).
         Index("ix_indicators_review", "status", "org_count", "last_reported_at"),
-        Index("ix_indicators_status_kind", "status", "kind"),
+        Index("ix_indicators_exported_kind", "exported", "kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -254,7 +254,7 @@ class IndicatorEvent(Base):
 
     __tablename__ = "indicator_events"
     # The console's chart counts listings, expiries and delistings per day from this index.
-    __table_args__ = (Index("ix_indicator_events_at_status", "at", "to_status", "from_status"),)
+    __table_args__ = (Index("ix_indicator_events_status_at", "to_status", "at", "from_status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     indicator_id: Mapped[int] = mapped_column(

@@ -8,7 +8,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 
 from scamshare import db
 from scamshare.clock import utcnow
-from scamshare.console import charts
+from scamshare.console import charts, figures
 from scamshare.console.access import bp, load, may, page
 from scamshare.indicators import rules
 from scamshare.models import CATEGORIES, KINDS, RISKS, STATUSES
@@ -68,7 +68,7 @@ def dashboard():
             "Changes per day over 30 days",
         )
     if may("stats.read") or may("indicators.read"):
-        context["listed"] = stats_service.listed_per_kind(session)
+        context["listed"], context["counted_at"] = figures.listed_per_kind(session)
     if may("appeals.read"):
         context["overdue"], _ = appeals_service.list_appeals(
             session,

@@ -6,8 +6,8 @@ Revises: 0008
 A user belongs to one organisation and acts with its role; only an argon2 hash of the password
 is stored. session_generation is raised at sign-out, so an old session cookie stops working.
 The review queue orders reported indicators by distinct organisations and recency, the
-dashboard counts listings per kind and reports, listings, expiries and delistings per day: each
-reads an index instead of the rows (bench/console.py, a million indicators).
+dashboard counts what operators receive per kind and reports, listings, expiries and delistings
+per day: each reads an index instead of the rows (bench/console.py, a million indicators).
 """
 
 import sqlalchemy as sa
@@ -38,20 +38,20 @@ def upgrade() -> None:
     op.create_index(
         'ix_indicators_review', 'indicators', ['status', 'org_count', 'last_reported_at']
     )
-    op.create_index('ix_indicators_status_kind', 'indicators', ['status', 'kind'])
+    op.create_index('ix_indicators_exported_kind', 'indicators', ['exported', 'kind'])
     op.create_index(
         'ix_reports_received_extracted', 'reports', ['received_at', 'extracted_from_id']
     )
     op.create_index(
-        'ix_indicator_events_at_status', 'indicator_events', ['at', 'to_status', 'from_status']
+        'ix_indicator_events_status_at', 'indicator_events', ['to_status', 'at', 'from_status']
     )
 
 
 def downgrade() -> None:
     """Drop them."""
-    op.drop_index('ix_indicator_events_at_status', table_name='indicator_events')
+    op.drop_index('ix_indicator_events_status_at', table_name='indicator_events')
     op.drop_index('ix_reports_received_extracted', table_name='reports')
-    op.drop_index('ix_indicators_status_kind', table_name='indicators')
+    op.drop_index('ix_indicators_exported_kind', table_name='indicators')
     op.drop_index('ix_indicators_review', table_name='indicators')
     op.drop_index('ix_users_organisation_id', table_name='users')
     op.drop_table('users')
