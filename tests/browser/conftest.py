@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 CHROMIUM = Path(os.environ.get("SCAMSHARE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(
@@ -34,18 +32,6 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def live(app):
-    """Serve the test's app on loopback from a server thread; return its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
 class Outside:
     """Requests a page tried to send anywhere but the node: each is refused and remembered."""
 
@@ -67,10 +53,10 @@ class Outside:
 
 
 @pytest.fixture
-def page(browser, live):
+def page(browser, served):
     """A fresh browser context and page, whose requests may not leave the node."""
-    context = browser.new_context(base_url=live, viewport={"width": 1280, "height": 900})
-    outside = Outside(live)
+    context = browser.new_context(base_url=served, viewport={"width": 1280, "height": 900})
+    outside = Outside(served)
     context.route("**/*", outside.route)
     tab = context.new_page()
     tab.outside = outside

@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from scamshare.auth import ROLE_MATRIX
-from scamshare.federation import identity
 from tests.browser.conftest import screenshot
-from tests.console.helpers import PASSWORD, make_account
+from tests.console.helpers import PASSWORD, make_account, unreachable_peer
 from tests.console.test_pages import PAGES, PEOPLE
 from tests.reporting import report, submit
 
@@ -76,11 +75,11 @@ def test_keyboard_only_sign_in(app, page):
     assert "Dashboard" in page.inner_text("h1")
 
 
-def test_a_post_without_the_csrf_token_is_refused(app, page, live):
+def test_a_post_without_the_csrf_token_is_refused(app, page, served):
     """A signed-in browser's POST without the form's token does nothing (400)."""
     sign_in(page, make_account(app, "admin"))
     answer = page.request.post(
-        f"{live}/console/organisations",
+        f"{served}/console/organisations",
         form={"name": "Forged Telco", "role": "operator", "country": "SG"},
     )
     assert answer.status == 400
@@ -88,9 +87,9 @@ def test_a_post_without_the_csrf_token_is_refused(app, page, live):
     assert "Forged Telco" not in page.inner_text("main")
 
 
-def test_review_actions_and_appeals_in_the_browser(app, keys, page, live):
+def test_review_actions_and_appeals_in_the_browser(app, keys, page, served):
     """Verify and list, dismiss, file and resolve an appeal; each checked through the API."""
-    api = httpx.Client(base_url=live, headers=keys["regulator"].headers)
+    api = httpx.Client(base_url=served, headers=keys["regulator"].headers)
     first = submit(app.test_client(), keys["operator"], report("+65 8123 0001"))
     second = submit(app.test_client(), keys["operator"], report("+65 8123 0002"))
     sign_in(page, make_account(app, "regulator"))
@@ -125,9 +124,9 @@ def test_review_actions_and_appeals_in_the_browser(app, keys, page, live):
     api.close()
 
 
-def test_protected_values_keys_and_sync_now_in_the_browser(app, keys, page, live, tmp_path):
+def test_protected_values_keys_and_sync_now_in_the_browser(app, keys, page, served, tmp_path):
     """Add a protected value, issue and revoke a key, sync now; each checked through the API."""
-    api = httpx.Client(base_url=live)
+    api = httpx.Client(base_url=served)
     sign_in(page, make_account(app, "regulator"))
     page.goto("/console/protected")
     page.fill("#p-value", "1800 222 2222")
@@ -138,19 +137,8 @@ def test_protected_values_keys_and_sync_now_in_the_browser(app, keys, page, live
     assert [i["label"] for i in items] == ["National bank hotline"]
     page.get_by_role("button", name="Sign out", exact=True).click()
 
-    identity.write(identity.key_path(str(tmp_path)), identity.create(str(tmp_path)))
-    submit(app.test_client(), keys["regulator"], report(verified=True))
-    peer = identity.create(str(tmp_path / "peer"))
-    api.post(
-        "/api/v1/federation/peers",
-        json={
-            "node_id": "scamshare-th",
-            "country": "TH",
-            "url": "http://127.0.0.1:9",
-            "public_key": peer.public_key,
-        },
-        headers=keys["admin"].headers,
-    ).raise_for_status()
+    unreachable_peer(api, keys["admin"].headers, tmp_path)
+    submit(app.test_client(), keys["regulator"], report(verified=True))  # something to send
     app.config.update(FEDERATION_ATTEMPTS=1, FEDERATION_CONNECT_TIMEOUT=1)
     sign_in(page, make_account(app, "admin"))
     page.goto("/console/organisations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from scamshare.db import transaction
+from scamshare.federation import identity
 from scamshare.services import accounts, audit
 from scamshare.services import organisations as orgs
 
@@ -54,3 +55,20 @@ def signed_in(app, role: str, **extra):
 def post(client, path: str, data: dict, page: str):
     """Post a form with the CSRF token of the page it is on."""
     return client.post(path, data={**data, "csrf_token": token(client, page)})
+
+
+def unreachable_peer(client, admin_headers: dict, data_dir) -> None:
+    """Give the node its key and a peer (TH) at a port nobody listens on, through the API."""
+    identity.write(identity.key_path(str(data_dir)), identity.create(str(data_dir)))
+    peer = identity.create(str(data_dir / "peer"))
+    added = client.post(
+        "/api/v1/federation/peers",
+        json={
+            "node_id": "scamshare-th",
+            "country": "TH",
+            "url": "http://127.0.0.1:9",
+            "public_key": peer.public_key,
+        },
+        headers=admin_headers,
+    )
+    assert added.status_code == 201, added.text

@@ -8,10 +8,9 @@ import pytest
 
 from scamshare.auth import ROLE_MATRIX
 from scamshare.db import transaction
-from scamshare.federation import identity
 from scamshare.models import AuditEntry
 from tests.conftest import make_credential
-from tests.console.helpers import post, signed_in
+from tests.console.helpers import post, signed_in, unreachable_peer
 from tests.reporting import report, submit
 
 PAGES = {
@@ -222,19 +221,7 @@ def test_an_admin_creates_and_disables_an_account(app):
 
 def test_sync_now_pushes_to_the_peer_and_records_its_health(app, keys, client, tmp_path):
     """Sync now tries the peer at once; an unreachable one shows its error through the API."""
-    identity.write(identity.key_path(str(tmp_path)), identity.create(str(tmp_path)))
-    peer = identity.create(str(tmp_path / "peer"))
-    added = client.post(
-        "/api/v1/federation/peers",
-        json={
-            "node_id": "scamshare-th",
-            "country": "TH",
-            "url": "http://127.0.0.1:9",
-            "public_key": peer.public_key,
-        },
-        headers=keys["admin"].headers,
-    )
-    assert added.status_code == 201, added.json
+    unreachable_peer(client, keys["admin"].headers, tmp_path)
     submit(client, keys["regulator"], report(verified=True))  # something to send
     app.config.update(FEDERATION_ATTEMPTS=1, FEDERATION_CONNECT_TIMEOUT=1)
     admin = signed_in(app, "admin")
