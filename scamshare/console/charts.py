@@ -51,8 +51,9 @@ def lines(days: dict[str, dict[str, int]], series: dict[str, str], title: str) -
         last = index == len(names) - 1
         if (index % 7 == 0 and len(names) - 1 - index >= 4) or last:
             x = left + index * step
+            anchor = "end" if last else "middle"  # the last day's label stays inside
             body.append(
-                f'<text class="tick" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
+                f'<text class="tick" x="{x:.1f}" y="{height - 8}" text-anchor="{anchor}">'
                 f"{escape(day[5:])}</text>"
             )
     for position, (metric, label) in enumerate(series.items()):

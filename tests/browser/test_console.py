@@ -165,7 +165,7 @@ def test_protected_values_keys_and_sync_now_in_the_browser(app, keys, page, serv
     api.close()
 
 
-def test_the_dashboard_screenshot_in_the_readme_comes_from_a_real_page(app, keys, page):
+def test_the_dashboard_screenshot_in_the_readme_comes_from_a_real_page(app, keys, page, tmp_path):
     """The README's dashboard picture: taken here, of a node with some reports and a peer."""
     client = app.test_client()
     for number in range(8):
@@ -177,6 +177,7 @@ def test_the_dashboard_screenshot_in_the_readme_comes_from_a_real_page(app, keys
             ),
         )
     submit(client, keys["operator"], report("https://parcel-redelivery.xyz/track", kind="url"))
+    unreachable_peer(client, keys["admin"].headers, tmp_path)
     sign_in(page, make_account(app, "regulator"))
     page.goto("/console/")
     assert page.locator("svg.chart").count() == 1
