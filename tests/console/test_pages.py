@@ -231,6 +231,9 @@ def test_sync_now_pushes_to_the_peer_and_records_its_health(app, keys, client, t
     assert peers[0]["consecutive_failures"] == 1 and peers[0]["last_error"]
     page = admin.get("/console/federation").get_data(as_text=True)
     assert "Sync with scamshare-th failed" in page and "failing" in page
+    # On the map: this node, the failing peer, and a member state that is no peer.
+    assert '<circle class="state self"' in page and '<circle class="state failing"' in page
+    assert page.count('<circle class="state none"') == 9
 
 
 def test_statistics_offer_the_api_csv(app, keys, client):
@@ -243,6 +246,8 @@ def test_statistics_offer_the_api_csv(app, keys, client):
     theirs = client.get("/api/v1/stats?format=csv", headers=keys["regulator"].headers)
     assert mine.mimetype == "text/csv" and mine.data == theirs.data
     assert b"reports_received,phone,investment,1" in mine.data
+    bad = regulator.get("/console/stats", query_string={"from": "yesterday"})
+    assert bad.status_code == 422 and "from" in bad.get_data(as_text=True)
 
 
 def test_the_audit_log_filters(app, keys, client):
