@@ -152,6 +152,13 @@ def test_a_regulator_adds_and_removes_a_protected_value(app, keys, client):
     assert added.status_code == 303
     items = client.get("/api/v1/protected", headers=keys["regulator"].headers).json["items"]
     assert [(i["value"], i["label"]) for i in items] == [("+6562222222", "Bank hotline")]
+    trail = client.get(
+        "/api/v1/audit", query_string={"action": "protected.add"}, headers=keys["regulator"].headers
+    ).json["items"]
+    assert [(e["organisation"], e["outcome"]) for e in trail] == [
+        ("Console regulator SG", "ok")
+    ]
+    assert trail[0]["key_id"].startswith("user:")
     removed = post(
         regulator, f"/console/protected/{items[0]['id']}/remove", {}, "/console/protected"
     )
