@@ -155,9 +155,7 @@ def test_a_regulator_adds_and_removes_a_protected_value(app, keys, client):
     trail = client.get(
         "/api/v1/audit", query_string={"action": "protected.add"}, headers=keys["regulator"].headers
     ).json["items"]
-    assert [(e["organisation"], e["outcome"]) for e in trail] == [
-        ("Console regulator SG", "ok")
-    ]
+    assert [(e["organisation"], e["outcome"]) for e in trail] == [("Console regulator SG", "ok")]
     assert trail[0]["key_id"].startswith("user:")
     removed = post(
         regulator, f"/console/protected/{items[0]['id']}/remove", {}, "/console/protected"
