@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, g, request
 from werkzeug.exceptions import InternalServerError
 
-from scamshare import api, db, errors, logs, metrics
+from scamshare import api, console, db, errors, logs, metrics
 from scamshare import config as config_module
 from scamshare.policy import Policy
 
@@ -21,7 +21,7 @@ class ScamShareFlask(Flask):
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build a ScamShare app: configuration, database, logging, API and error handlers."""
+    """Build a ScamShare app: configuration, database, logging, API, console, error handlers."""
     app = ScamShareFlask(__name__, instance_relative_config=False)
     app.config.update(config_module.load(config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
@@ -31,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     metrics.init_app(app)
     api.init_app(app)
+    console.init_app(app)
     app.after_request(api.audit_failure)
     app.register_error_handler(InternalServerError, _internal_error)
     return app

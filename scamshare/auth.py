@@ -37,6 +37,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "appeals.resolve": frozenset({"regulator"}),
     "appeals.read": frozenset({"operator", "regulator"}),
     "indicators.read": frozenset({"regulator", "law_enforcement", "operator"}),
+    # The console's review queue: verify and list, or dismiss, what is reported but not listed.
+    "indicators.review": frozenset({"regulator"}),
     "stats.read": frozenset({"regulator", "admin"}),
     "blocklist.download": frozenset({"regulator", "law_enforcement", "operator"}),
     "lookup": frozenset({"regulator", "law_enforcement", "operator"}),

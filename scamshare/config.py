@@ -52,6 +52,12 @@ DEFAULTS: dict[str, Any] = {
     "TAXII_IMPORT_USER": "",
     "TAXII_PASSWORD": "",  # the TAXII server's password, for the command and the job
     "TAXII_IMPORT_INTERVAL_SECONDS": 3600,
+    # The console (scamshare/console): its session cookie and sign-in limits.
+    "SECRET_KEY": "",  # signs session cookies; else DATA_DIR/console_secret, made on first use
+    "HTTPS": False,  # the node is served over HTTPS (the reverse proxy): cookies become Secure
+    "CONSOLE_SESSION_MINUTES": 480,  # a console session ends this long after sign-in
+    "CONSOLE_LOGIN_LIMIT": "5 per minute",  # failed sign-ins per client address
+    "CONSOLE_COUNTS_SECONDS": 30,  # how old the dashboard's listings per kind may be
 }
 TLP_LEVELS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 

@@ -6,12 +6,14 @@ import gc
 import itertools
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from scamshare import migrations
 from scamshare.app import create_app
@@ -125,6 +127,18 @@ def app(database_url, tmp_path):
     app.test_client_class = ServerLikeClient
     yield app
     app.extensions["scamshare.engine"].dispose()
+
+
+@pytest.fixture
+def served(app):
+    """Serve the test's app over HTTP on a free loopback port; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
 
 
 @pytest.fixture

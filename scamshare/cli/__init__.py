@@ -20,6 +20,7 @@ from scamshare.cli import (
     organisations,
     protected,
     serve,
+    users,
 )
 
 
@@ -69,5 +70,6 @@ for _command in (
     demo.demo_command,
     backup.backup_command,
     backup.restore_command,
+    users.users_group,
 ):
     main.add_command(_command)
