@@ -4,8 +4,8 @@ Verdict rule:
 - `block` when any exact match (the message template, or a URL, domain, phone number or sender
   ID in the text or given as sender) is `listed` and one of its origins' local policy is block;
 - `warn` when nothing blocks but a match is `disputed`, a listed match's origins are all warn,
-  or the template is a near-duplicate (similarity at or above SIMILARITY_THRESHOLD, not equal)
-  of a listed or disputed template;
+  or the template is a near-duplicate (estimated Jaccard similarity of its shingles at or above
+  SIMILARITY_THRESHOLD, not equal) of a listed or disputed template;
 - `allow` otherwise. Values that are only reported, or expired, delisted or protected, are no
   match: a single unverified report never blocks anyone.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scamshare import normalise as norm
@@ -23,6 +23,7 @@ from scamshare.indicators import lifecycle, rules
 from scamshare.models import Indicator, MessageBand
 
 MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
+MAX_CANDIDATES = 100  # templates sharing the most LSH bands whose signatures are compared
 
 
 def _normalise(kind: str, value: str, region: str, field: str) -> norm.Normalised:
@@ -127,12 +128,24 @@ def check(
 
 
 def _similar(session: Session, message: norm.Normalised, view) -> list[dict]:
-    """Listed or disputed templates that share a signature band and are similar enough."""
+    """Listed or disputed templates that share an LSH band and are similar enough.
+
+    The candidates sharing most bands come first (they are the likeliest to be similar); only
+    MAX_CANDIDATES of them have their stored MinHash compared, which bounds the cost of a check
+    however many templates share a band of common words.
+    """
     bands = message.facts.get("bands") or []
-    if not bands:
+    signature = message.facts.get("signature")
+    if not bands or not signature:
         return []
+    shared = func.count().label("shared")
     candidates = (
-        select(MessageBand.indicator_id).where(MessageBand.band.in_(bands)).distinct().subquery()
+        select(MessageBand.indicator_id, shared)
+        .where(MessageBand.band.in_(bands))
+        .group_by(MessageBand.indicator_id)
+        .order_by(shared.desc(), MessageBand.indicator_id)
+        .limit(MAX_CANDIDATES)
+        .subquery()
     )
     query = (
         select(Indicator)
@@ -143,12 +156,11 @@ def _similar(session: Session, message: norm.Normalised, view) -> list[dict]:
             Indicator.exported.is_(True),
         )
     )
-    signature = message.facts["signature"]
     similar = []
     for indicator in session.scalars(query):
         theirs = indicator.facts.get("signature")
         score = norm.similarity(signature, theirs) if theirs else 0.0
         if score >= norm.SIMILARITY_THRESHOLD:
             similar.append(_match(view(indicator), ["text"], round(score, 4)))
-    similar.sort(key=lambda m: -m["similarity"])
+    similar.sort(key=lambda m: (-m["similarity"], m["value"]))
     return similar[:MAX_SIMILAR]
