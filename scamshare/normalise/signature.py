@@ -115,7 +115,7 @@ def signature_bands(encoded: str) -> list[str]:
 
 
 def similarity(signature_a: str, signature_b: str) -> float:
-    """Return the estimated Jaccard similarity of two signatures, in [0, 1] (0 if either is empty)."""
+    """Return the estimated Jaccard similarity of two signatures (0 when either is empty)."""
     if not signature_a or not signature_b:
         return 0.0
     first, second = base64.b64decode(signature_a), base64.b64decode(signature_b)
