@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import struct
 import threading
 from typing import TYPE_CHECKING
 
@@ -118,13 +117,14 @@ def similarity(signature_a: str, signature_b: str) -> float:
     """Return the estimated Jaccard similarity of two signatures (0 when either is empty)."""
     if not signature_a or not signature_b:
         return 0.0
-    first, second = base64.b64decode(signature_a), base64.b64decode(signature_b)
-    if len(first) != len(second):
+    # Imported here like datasketch (which needs it anyway): importing normalise stays light.
+    import numpy
+
+    first = numpy.frombuffer(base64.b64decode(signature_a), dtype=">u4")
+    second = numpy.frombuffer(base64.b64decode(signature_b), dtype=">u4")
+    if first.shape != second.shape:
         return 0.0
-    count = len(first) // 4
-    values = struct.Struct(f">{count}I")
-    equal = sum(x == y for x, y in zip(values.unpack(first), values.unpack(second), strict=True))
-    return equal / count
+    return int(numpy.count_nonzero(first == second)) / len(first)
 
 
 __all__ = [

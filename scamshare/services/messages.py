@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scamshare import normalise as norm
+from scamshare.db import fast
 from scamshare.errors import Invalid
 from scamshare.indicators import lifecycle, rules
-from scamshare.models import Indicator, MessageBand
+from scamshare.models import Indicator
 
-MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
-MAX_CANDIDATES = 100  # templates sharing the most LSH bands whose signatures are compared
+MAX_SIMILAR = 5  # near-duplicates reported, the most similar; the verdict needs only one
+MAX_CANDIDATES = 20  # templates sharing the most LSH bands whose signatures are compared
+ROWS_PER_BAND = 25  # indicators read from one LSH band
 
 
 def _normalise(kind: str, value: str, region: str, field: str) -> norm.Normalised:
@@ -128,39 +130,32 @@ def check(
 
 
 def _similar(session: Session, message: norm.Normalised, view) -> list[dict]:
-    """Listed or disputed templates that share an LSH band and are similar enough.
+    """Listed or disputed templates that share LSH bands and are similar enough.
 
-    The candidates sharing most bands come first (they are the likeliest to be similar); only
-    MAX_CANDIDATES of them have their stored MinHash compared, which bounds the cost of a check
-    however many templates share a band of common words.
+    The cost of a check is bounded whatever the index holds: each band contributes at most
+    ROWS_PER_BAND indicators (a band of common words can be shared by thousands of templates,
+    and a true near-duplicate shares many bands, so it is found through the others), and only
+    the MAX_CANDIDATES indicators sharing most bands have their stored MinHash compared.
     """
     bands = message.facts.get("bands") or []
     signature = message.facts.get("signature")
     if not bands or not signature:
         return []
-    shared = func.count().label("shared")
-    candidates = (
-        select(MessageBand.indicator_id, shared)
-        .where(MessageBand.band.in_(bands))
-        .group_by(MessageBand.indicator_id)
-        .order_by(shared.desc(), MessageBand.indicator_id)
-        .limit(MAX_CANDIDATES)
-        .subquery()
-    )
-    query = (
-        select(Indicator)
-        .join(candidates, candidates.c.indicator_id == Indicator.id)
-        .where(
-            Indicator.kind == "message",
-            Indicator.value != message.value,
-            Indicator.exported.is_(True),
-        )
-    )
-    similar = []
-    for indicator in session.scalars(query):
-        theirs = indicator.facts.get("signature")
+    scores = {}
+    for indicator_id, facts in fast.similar_candidates(
+        session, bands, message.value, ROWS_PER_BAND, MAX_CANDIDATES
+    ):
+        theirs = (facts or {}).get("signature")
         score = norm.similarity(signature, theirs) if theirs else 0.0
         if score >= norm.SIMILARITY_THRESHOLD:
-            similar.append(_match(view(indicator), ["text"], round(score, 4)))
+            scores[indicator_id] = score
+    best = sorted(scores, key=lambda indicator_id: (-scores[indicator_id], indicator_id))
+    best = best[:MAX_SIMILAR]
+    if not best:
+        return []
+    similar = [
+        _match(view(indicator), ["text"], round(scores[indicator.id], 4))
+        for indicator in session.scalars(select(Indicator).where(Indicator.id.in_(best)))
+    ]
     similar.sort(key=lambda m: (-m["similarity"], m["value"]))
-    return similar[:MAX_SIMILAR]
+    return similar

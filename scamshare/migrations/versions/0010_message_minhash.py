@@ -7,7 +7,10 @@ Message indicators kept a 16-hex-digit SimHash in facts["signature"] and 66 comb
 in message_bands. Both are recomputed from the stored template (facts["template"], which is
 what either signature hashes) with scamshare.normalise.signature: the MinHash values replace
 the SimHash in the facts and each indicator's bands are replaced by its LSH bands. Indicators
-learnt only from peers get their bands too. The schema does not change.
+learnt only from peers get their bands too.
+
+The band index becomes (band, indicator_id), covering: a check reads a band's newest
+indicators from the index alone, however many templates share the band.
 
 Downgrade recomputes the SimHash and its bands with a copy of the old code kept below, so a
 node rolled back to the previous release finds near-duplicates as it did.
@@ -42,12 +45,18 @@ _bands = sa.table(
 
 def upgrade() -> None:
     """Replace every message indicator's SimHash and bands with its MinHash and LSH bands."""
+    with op.batch_alter_table('message_bands', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_bands_band')
+        batch_op.create_index('ix_message_bands_band', ['band', 'indicator_id'], unique=False)
     _recompute(minhash.signature, minhash.signature_bands)
 
 
 def downgrade() -> None:
-    """Put back the SimHash and its bands."""
+    """Put back the SimHash, its bands and the band index of revision 0002."""
     _recompute(lambda template: f'{_simhash(template):016x}', _simhash_bands)
+    with op.batch_alter_table('message_bands', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_bands_band')
+        batch_op.create_index('ix_message_bands_band', ['band'], unique=False)
 
 
 def _recompute(sign, bands_of) -> None:
