@@ -1,6 +1,7 @@
 """Benchmark message checks: variants caught on a public SMS collection, and checks per second.
 
     python bench/messages.py [--seeds 1,2,3] [--templates 100000] [--seconds 15]
+    python bench/messages.py --sweep 1     # recall and ham per threshold on seed 1's split
 
 1. Catching variants (issue 15, point 8). The UCI SMS Spam Collection in fixtures/ (747 spam,
    4,827 ham; spam stands for scam) is split per seed into a known and an unseen half of its
@@ -145,6 +146,67 @@ def recall_run(seed: int, messages: list[tuple[str, str]]) -> dict:
         "checks_per_s": (len(unseen) + len(ham)) / elapsed,
         "false_examples": [v["template"][:70] for v in false[:3]],
     }
+
+
+def threshold_sweep(
+    seed: int, messages: list[tuple[str, str]]
+) -> list[tuple[int, float, float, int]]:
+    """(minimum shingles, threshold, recall, ham matched) on one seed's split.
+
+    What the node would answer with other settings, from its own normalisation: an unseen text
+    is caught by an exact template or an extracted number or link of a known one, or by its best
+    similarity to a known template when both have at least the minimum number of shingles. This
+    is how SIMILARITY_THRESHOLD and MIN_SHINGLES were chosen, on seed 1 only.
+    """
+    import base64
+
+    import numpy
+
+    from scamshare.normalise import normalise
+    from scamshare.normalise import signature as minhash
+
+    spam = [text for label, text in messages if label == "spam"]
+    random.Random(seed).shuffle(spam)
+    known = [normalise("message", t, COUNTRY) for t in spam[: len(spam) // 2]]
+    fingerprints = {n.value for n in known}
+    contents = {(e["kind"], e["value"]) for n in known for e in n.facts["extracted"]}
+    signed = [n for n in known if n.facts["signature"]]
+    signatures = numpy.array(
+        [numpy.frombuffer(base64.b64decode(n.facts["signature"]), dtype=">u4") for n in signed]
+    )
+    sizes = numpy.array([len(minhash.shingles(n.facts["template"])) for n in signed])
+
+    def scores(text: str) -> tuple[float, int, numpy.ndarray]:
+        """(2 for an exact match else 0, own size, similarity to each signed known template)."""
+        normalised = normalise("message", text, COUNTRY)
+        found = {(e["kind"], e["value"]) for e in normalised.facts["extracted"]}
+        exact = 2.0 if normalised.value in fingerprints or found & contents else 0.0
+        if not normalised.facts["signature"]:
+            return exact, 0, numpy.zeros(len(signed))
+        mine = numpy.frombuffer(base64.b64decode(normalised.facts["signature"]), dtype=">u4")
+        size = len(minhash.shingles(normalised.facts["template"]))
+        return exact, size, (signatures == mine).mean(axis=1)
+
+    unseen = [scores(t) for t in spam[len(spam) // 2 :]]
+    ham = [scores(t) for label, t in messages if label == "ham"]
+    results = []
+    for minimum in (6, 8, 10, 12):
+        usable = sizes >= minimum
+
+        def best(score: tuple[float, int, numpy.ndarray], usable=usable, minimum=minimum) -> float:
+            """The best similarity allowed at this minimum, or 2 for an exact match."""
+            exact, size, similar = score
+            if exact or size < minimum or not usable.any():
+                return exact
+            return float(similar[usable].max())
+
+        unseen_best = [best(score) for score in unseen]
+        ham_best = [best(score) for score in ham]
+        for step in range(16):
+            threshold = round(0.20 + 0.01 * step, 2)
+            recall = sum(u >= threshold for u in unseen_best) / len(unseen_best)
+            results.append((minimum, threshold, recall, sum(h >= threshold for h in ham_best)))
+    return results
 
 
 # --- 100,000 listed templates -------------------------------------------------------------------
@@ -418,9 +480,19 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,2,3", help="seeds of the known/unseen splits")
     parser.add_argument("--templates", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--sweep", type=int, metavar="SEED", help="only print recall and ham per threshold"
+    )
     arguments = parser.parse_args()
     print(describe())
     messages = collection()
+    if arguments.sweep is not None:
+        for minimum, threshold, recall, ham in threshold_sweep(arguments.sweep, messages):
+            print(
+                f"seed {arguments.sweep} min_shingles {minimum} threshold {threshold:.2f}: "
+                f"recall {recall:.1%}, ham {ham}"
+            )
+        return
     print(
         f"collection: {sum(label == 'spam' for label, _ in messages)} spam, "
         f"{sum(label == 'ham' for label, _ in messages)} ham"

@@ -23,15 +23,15 @@ if TYPE_CHECKING:
 
 NUM_PERM = 128
 # LSH banding: 64 bands of 2 values. Two templates of Jaccard similarity J share at least one
-# band with probability 1 - (1 - J**2)**64: 99% at the threshold 0.27, 48% at 0.1.
+# band with probability 1 - (1 - J**2)**64: 99% at the threshold 0.26, 48% at 0.1.
 BAND_ROWS = 2
 BAND_COUNT = NUM_PERM // BAND_ROWS
 # Near-duplicates: estimated Jaccard similarity of the shingle sets at or above this, chosen on
 # seed 1 of bench/messages.py (README, "How the similarity threshold was chosen").
-SIMILARITY_THRESHOLD = 0.27
+SIMILARITY_THRESHOLD = 0.26
 # Templates with fewer distinct shingles match only exactly: a handful of common words ("waiting
 # for your call") says nothing about who wrote a message.
-MIN_SHINGLES = 6
+MIN_SHINGLES = 10
 CHARACTER_SHINGLE = 4
 _SEED = 1
 # Stored values are only comparable under one permutation scheme (datasketch 2 names them); a

@@ -208,8 +208,8 @@ def test_arbitrary_unicode_raises_nothing_but_normalisation_error(kind, text, re
 # Letters only: a word with digits in it would become a <code> placeholder in the template.
 WORDS = st.lists(
     st.sampled_from(["".join(letters) for letters in itertools.product("klmnp", repeat=3)][:40]),
-    min_size=6,
-    max_size=30,
+    min_size=16,
+    max_size=40,
 )
 
 
