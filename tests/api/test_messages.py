@@ -213,3 +213,24 @@ def test_another_message_in_the_same_script_is_allowed(client, keys, listed, var
     }[script]
     response = check(client, keys["operator"], text=everyday)
     assert response.json["verdict"] == "allow", response.json
+
+
+def test_another_number_and_48h_for_24h_is_still_a_near_duplicate(client, keys):
+    """The issue's case: a variant with another number, link and deadline warns, not allow."""
+    list_values(
+        client,
+        keys,
+        report(
+            "DBS: your account is suspended. Verify within 24h at https://dbs-verify.xyz/a "
+            "or call 8123 4567 to keep your card"
+        ),
+    )
+    response = check(
+        client,
+        keys["operator"],
+        text="DBS: your account is suspended. Verify within 48h at https://dbs-check.top/b "
+        "or call 9876 5432 to keep your card",
+    )
+    assert response.json["verdict"] == "warn"
+    [similar] = response.json["matches"]
+    assert similar["match"] == "similar_template" and similar["similarity"] >= 0.26
