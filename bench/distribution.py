@@ -205,13 +205,7 @@ def indicator_rows(
         view = rules.merged_view(
             SimpleNamespace(**row, removal_reason=None, foreign=[]), NODE_COUNTRY, {}
         )
-        row.update(
-            shown_status=view.status,
-            shown_risk=view.risk,
-            origins=view.origins_text,
-            csv_line=render.csv_line(view),
-            json_item=render.json_item(view),
-        )
+        row.update(render.stored(view))
     return rows
 
 

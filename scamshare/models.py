@@ -282,11 +282,13 @@ class MessageBand(Base):
     """A similarity-signature band of a message indicator, for indexed near-duplicate lookup."""
 
     __tablename__ = "message_bands"
+    # Covering: a check reads the indicators of a band from the index alone, newest first.
+    __table_args__ = (Index("ix_message_bands_band", "band", "indicator_id"),)
 
     indicator_id: Mapped[int] = mapped_column(
         ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
     )
-    band: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    band: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class IdempotencyRecord(Base):

@@ -280,3 +280,51 @@ def test_url_indicators_lose_their_scheme_and_spellings_of_one_link_merge(
         headers=operator.headers,
     )
     assert fresh.status_code == 200 and fresh.json["items"] == []
+
+
+def test_message_signatures_are_recomputed_both_ways(empty_database_url, tmp_path):
+    """Revision 0010 turns stored SimHashes into MinHashes and LSH bands, and back on downgrade."""
+    from scamshare.normalise import signature_bands
+
+    engine = make_engine(empty_database_url)
+    migrations.upgrade(engine)
+    app = create_app({"DATABASE_URL": empty_database_url, "DATA_DIR": str(tmp_path)})
+    regulator = make_credential(app, "regulator")
+    operator = make_credential(app, "operator")
+    client = app.test_client()
+    scam = "Your parcel is held at customs. Pay $2.50 now at http://pay-parcel.example.com/t"
+    variant = "Your parcel is being held at customs. Pay $9.90 today at http://other.example.org/z"
+    report = {
+        "kind": "message",
+        "value": scam,
+        "category": "parcel_delivery",
+        "channel": "sms",
+        "observed_at": utcnow().isoformat(),
+        "evidence_ref": "case-1",
+        "verified": True,
+    }
+    response = client.post("/api/v1/reports", json=report, headers=regulator.headers)
+    assert response.status_code == 200, response.json
+
+    def stored() -> tuple[str, set[str]]:
+        """The message indicator's stored signature and band rows."""
+        with engine.connect() as connection:
+            facts = connection.execute(
+                text("SELECT facts FROM indicators WHERE kind = 'message'")
+            ).scalar()
+            bands = connection.execute(text("SELECT band FROM message_bands")).scalars().all()
+        facts = json.loads(facts) if isinstance(facts, str) else facts
+        return facts["signature"], set(bands)
+
+    migrations.downgrade(engine, "0009")
+    simhash, bands = stored()
+    assert len(simhash) == 16 and len(bands) == 66
+    migrations.upgrade(engine)
+    signature, bands = stored()
+    assert len(signature) == 684 and bands == set(signature_bands(signature))
+    check = client.post("/api/v1/messages/check", json={"text": variant}, headers=operator.headers)
+    assert check.status_code == 200, check.json
+    assert check.json["verdict"] == "warn"
+    assert [m["match"] for m in check.json["matches"]] == ["similar_template"]
+    app.extensions["scamshare.engine"].dispose()
+    engine.dispose()

@@ -8,11 +8,15 @@ What each buys, in docs/benchmarks.md:
 - `update_by_id`, the ingest figure (`bench/compare.py`'s ingest ratio): a report batch
   rewrites thousands of indicators, and SQLAlchemy's per-value processing of an executemany
   UPDATE cost more than SQLite's own work, three times the rest of the batch's writing.
+- `similar_candidates`, the message-check figure (bench/messages.py, checks per second against
+  100,000 listed templates): the near-duplicate candidates of a message, one limited read per
+  LSH band, as SQL text built once.
 Nothing else in the code builds SQL text or touches a driver.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -27,7 +31,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 from psycopg.adapt import Transformer
-from sqlalchemy import JSON, Boolean, DateTime, Engine, Table, event
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Engine, Table, TextClause, event, text
 from sqlalchemy.orm import Session
 
 from scamshare import db
@@ -326,3 +330,40 @@ def _sqlite_when(value: datetime | None) -> str | None:
 def _flag(value: bool | None) -> int | None:
     """A boolean as SQLite stores it."""
     return None if value is None else int(value)
+
+
+@functools.lru_cache(maxsize=4)
+def _similar_sql(bands: int) -> TextClause:
+    """The candidate query for a message of this many LSH bands, as text built once.
+
+    Built with SQLAlchemy Core, its 64 limited sub-selects cost about 25 ms a check to build
+    and to key for the statement cache, several times the database's own work.
+    """
+    parts = " UNION ALL ".join(
+        f"SELECT indicator_id FROM (SELECT indicator_id FROM message_bands "
+        f"WHERE band = :band{n} ORDER BY indicator_id DESC LIMIT :per_band) AS band{n}"
+        for n in range(bands)
+    )
+    return text(
+        "SELECT indicators.id, indicators.facts FROM indicators JOIN ("
+        f"SELECT indicator_id, count(*) AS shared FROM ({parts}) AS hits "
+        "GROUP BY indicator_id ORDER BY shared DESC, indicator_id LIMIT :candidates"
+        ") AS candidates ON candidates.indicator_id = indicators.id "
+        "WHERE indicators.kind = 'message' AND indicators.value != :value "
+        "AND indicators.exported = :exported"
+    ).columns(id=BigInteger, facts=JSON)
+
+
+def similar_candidates(
+    session: Session, bands: list[str], value: str, per_band: int, candidates: int
+) -> list[tuple[int, dict]]:
+    """(id, facts) of the exported message indicators that share most of these LSH bands.
+
+    Each band contributes at most `per_band` indicators, the newest, read from the covering
+    index ix_message_bands_band (band, indicator_id); at most `candidates` come back,
+    those sharing most bands first; the message's own template (`value`) is left out.
+    What it buys: bench/messages.py's checks per second against 100,000 listed templates.
+    """
+    parameters: dict[str, Any] = {f"band{n}": band for n, band in enumerate(bands)}
+    parameters.update(per_band=per_band, candidates=candidates, value=value, exported=True)
+    return [tuple(row) for row in session.execute(_similar_sql(len(bands)), parameters)]

@@ -10,7 +10,7 @@ from .message import message_signature, normalise_message
 from .phone import check_region, normalise_phone, normalise_phone_range, range_bounds, range_covers
 from .result import Normalised
 from .sender_id import normalise_sender_id
-from .signature import MAX_DISTANCE, SIMILARITY_THRESHOLD, signature_bands, similarity
+from .signature import MIN_SHINGLES, SIMILARITY_THRESHOLD, signature_bands, similarity
 from .url import normalise_domain, normalise_url
 
 KINDS = ("phone", "phone_range", "sender_id", "url", "domain", "message")
@@ -42,7 +42,7 @@ def normalise(
 __all__ = [
     "DEFAULT_MAX_RANGE",
     "KINDS",
-    "MAX_DISTANCE",
+    "MIN_SHINGLES",
     "SIMILARITY_THRESHOLD",
     "NormalisationError",
     "Normalised",

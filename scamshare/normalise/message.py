@@ -1,4 +1,4 @@
-"""SMS message templates: normalised text, typed placeholders, fingerprint, SimHash signature."""
+"""SMS message templates: normalised text, typed placeholders, fingerprint, MinHash signature."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from .errors import NormalisationError
 from .phone import classify_number
 from .result import Normalised
 from .sender_id import normalise_sender_id
-from .signature import signature_bands, simhash
+from .signature import signature as minhash_signature
+from .signature import signature_bands
 from .text import clean, collapse_spaces, fold_confusable_words
 from .url import defang, normalise_url
 
@@ -47,21 +48,41 @@ _RESERVED = str.maketrans(dict.fromkeys(range(0xE000, 0xE010)))
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _URL_BODY = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+# Only ASCII counts as "touching" a link: Thai, Lao, Khmer and Burmese put no space between a
+# word and the link after it ("กดลิงก์singpost-th.top/x"), yet those letters are \w to Python.
 _URL = re.compile(
     rf"(?i)(?P<explicit>(?:https?://|www\.){_URL_BODY}+)"
-    rf"|(?<![\w@.\-])(?P<bare>(?:[a-z0-9](?:[a-z0-9\-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,24}}"
-    rf"(?::\d{{1,5}})?(?:/{_URL_BODY}*)?)(?![\w\-])"
+    rf"|(?<![A-Za-z0-9_@.\-])(?P<bare>(?:[a-z0-9](?:[a-z0-9\-]{{0,61}}[a-z0-9])?\.)+[a-z]{{2,24}}"
+    rf"(?::\d{{1,5}})?(?:/{_URL_BODY}*)?)(?![A-Za-z0-9_\-])"
 )
 _URL_TRAILING = ".,;:!?)]}'\""
+# Schemes as people mistype them on a phone: "http;//", "http//", "https:/", "http:\\", "htp://".
+_SCHEME_TYPO = re.compile(
+    r"(?i)(?<![a-z])ht{1,2}p(?P<secure>s?)(?:\s?[:;.,]\s?[/\\]{1,3}|[/\\]{2,3})(?=[a-z0-9\[])"
+)
+# A word glued to the front of a link by a missing space ("info.www.example.com"): "www." starts
+# a host, so whatever stands before it is text.
+_GLUED_WWW = re.compile(r"(?i)(?<=.)(?<![/:])www\d?\.")
+# Words that end a sentence or call to action and often lose the space before a link
+# ("kunjungi.bank-verify.top"); deliberately no word that is also a common sub-domain label
+# ("login", "link", "go", "web", "my", "info", "secure").
+_GLUE_WORDS = frozenset(
+    {
+        "click", "visit", "here", "now", "today", "please", "pls", "at", "to", "via", "klik",
+        "layari", "sila", "sini", "disini", "kunjungi", "segera", "sekarang", "ke", "di", "dito",
+        "sa", "ngayon", "pindutin",
+    }
+)  # fmt: skip
 # Without a scheme or "www.", a dotted word is a link only under a suffix that scam links use;
-# English SMS glue words with dots ("ok.how") and some of those words are real TLDs.
+# English SMS glue words with dots ("ok.how") and some of those words are real TLDs, so "my",
+# "me" and "la" ("sorry.my", "call.me", "ok.la") count only with a path or a two-level suffix.
 _BARE_SUFFIXES = frozenset(
     {
         "com", "net", "org", "info", "biz", "xyz", "top", "site", "online", "club", "vip", "shop",
-        "icu", "cc", "me", "ly", "io", "co", "link", "live", "app", "asia", "tk", "ml", "ga", "cf",
+        "icu", "cc", "ly", "io", "co", "link", "live", "app", "asia", "tk", "ml", "ga", "cf",
         "gq", "pw", "ws", "buzz", "cyou", "sbs", "cfd", "bond", "click", "store", "website",
         "space", "fun", "tech", "pro", "win", "bid", "loan", "work", "life", "today", "run", "one",
-        "gov", "edu", "bn", "kh", "id", "la", "my", "mm", "ph", "sg", "th", "tl", "vn",
+        "gov", "edu", "bn", "kh", "id", "mm", "ph", "sg", "th", "tl", "vn",
     }
 )  # fmt: skip
 
@@ -151,30 +172,69 @@ def zawgyi_probability(text: str) -> float:
 def _extract_urls(text: str, found: list[Normalised]) -> str:
     """Replace e-mail addresses and links with placeholders, collecting the links as URLs."""
     text = _EMAIL.sub(f" {PLACEHOLDERS['email']} ", text)
+    text = _SCHEME_TYPO.sub(lambda match: f"http{match.group('secure')}://", text)
 
     def replace(match: re.Match[str]) -> str:
         """Swap one link for its placeholder when it normalises, else leave the words alone."""
         raw = match.group()
         stripped = raw.rstrip(_URL_TRAILING)
         trailing = raw[len(stripped) :]
+        bare = match.group("bare") is not None
+        glued, link = _unglue(stripped) if bare else ("", stripped)
         try:
-            url = normalise_url(stripped)
+            url = normalise_url(link)
         except NormalisationError:
             return raw
-        if match.group("bare") is not None and not _plausible_bare_link(stripped, url):
+        if bare and not link.lower().startswith("www") and not _plausible_bare_link(link, url):
             return raw
         found.append(url)
-        return f" {PLACEHOLDERS['url']} {trailing}"
+        return f"{glued} {PLACEHOLDERS['url']} {trailing}"
 
     return _URL.sub(replace, text)
 
 
+def _unglue(raw: str) -> tuple[str, str]:
+    """Split a dotted word into the words glued before a link and the link itself."""
+    host_end = raw.find("/")
+    host = raw if host_end < 0 else raw[:host_end]
+    www = _GLUED_WWW.search(host)
+    if www is not None:
+        return raw[: www.start()].rstrip("."), raw[www.start() :]
+    labels = host.split(".")
+    glued = 0
+    # Keep at least a name and a suffix after the glued words.
+    while glued < len(labels) - 2 and labels[glued].lower() in _GLUE_WORDS:
+        glued += 1
+    if not glued:
+        return "", raw
+    cut = len(".".join(labels[:glued])) + 1
+    return raw[: cut - 1], raw[cut:]
+
+
 def _plausible_bare_link(raw: str, url: Normalised) -> bool:
-    """Tell whether a dotted word without a scheme is a link rather than words glued by a dot."""
-    if url.facts["is_ip"]:
+    """Tell whether a dotted word without a scheme is a link rather than words glued by a dot.
+
+    Abbreviations ("No.ID", "Tel.No", "Pte.Ltd", "Bhd.MY") have real public suffixes after
+    their dot. A link never capitalises its suffix alone; with a path ("wa.me/6012...",
+    "t.me/x") it is a link, and without one it needs a name of at least three characters and a
+    suffix that scam links use or a two-level one ("co.id", "com.my").
+    """
+    facts = url.facts
+    if facts["is_ip"]:
         return True
-    suffix = url.facts["host"].rsplit(".", 1)[-1]
-    return "/" in raw or suffix in _BARE_SUFFIXES
+    domain = facts["domain"]
+    if domain is None:  # the host is itself a public suffix ("co.id", "gov.my")
+        return False
+    name, _, suffix = domain.partition(".")
+    host = raw.split("/", 1)[0].split(":", 1)[0]
+    written_suffix = host[len(host) - len(suffix) :]
+    if written_suffix.isupper() and not host.isupper():
+        return False
+    if "/" in raw:
+        return True
+    if facts["is_shortener"] or len(name) < 3:
+        return False
+    return "." in suffix or suffix in _BARE_SUFFIXES
 
 
 def _extract_phones(text: str, region: str | None, found: list[Normalised]) -> str:
@@ -229,8 +289,7 @@ def _indicator(result: Normalised) -> dict[str, Any]:
 def _prepare(value: str) -> str:
     """Return the message cleaned of invisible characters, compatibility forms and defanging."""
     text = unicodedata.normalize("NFKC", value) if len(value) <= MAX_MESSAGE_LENGTH else value
-    # Checked after NFKC too, which can turn one character into eighteen: the signature's
-    # counters hold at most 65,535 shingles.
+    # Checked after NFKC too, which can turn one character into eighteen.
     if len(text) > MAX_MESSAGE_LENGTH:
         raise NormalisationError(
             "too_long", f"The message is longer than {MAX_MESSAGE_LENGTH} characters."
@@ -256,7 +315,7 @@ def normalise_message(value: str, region: str | None = None) -> Normalised:
     text = _extract_phones(text, region, found)
     compact = _template(text)
     template = compact.translate(_DISPLAY)
-    signature = f"{simhash(template):016x}"
+    signature = minhash_signature(template)
     extracted: list[dict[str, Any]] = []
     for result in found:
         indicator = _indicator(result)

@@ -6,8 +6,8 @@ Verdict rule:
   lookups too: a phone range holding a number, a domain under a URL) is `listed` and one of
   its origins' local policy is block;
 - `warn` when nothing blocks but a match is `disputed`, a listed match's origins are all warn,
-  or the template is a near-duplicate (similarity at or above SIMILARITY_THRESHOLD, not equal)
-  of a listed or disputed template;
+  or the template is a near-duplicate (estimated Jaccard similarity of its shingles at or above
+  SIMILARITY_THRESHOLD, not equal) of a listed or disputed template;
 - `allow` otherwise. Values that are only reported, or expired, delisted or protected, are no
   match: a single unverified report never blocks anyone.
 """
@@ -20,12 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scamshare import normalise as norm
+from scamshare.db import fast
 from scamshare.errors import Invalid
 from scamshare.indicators import lifecycle, rules
-from scamshare.models import Indicator, MessageBand
+from scamshare.models import Indicator
 from scamshare.services import matching
 
-MAX_SIMILAR = 20  # near-duplicates reported; the verdict needs only one
+MAX_SIMILAR = 5  # near-duplicates reported, the most similar; the verdict needs only one
+MAX_CANDIDATES = 20  # templates sharing the most LSH bands whose signatures are compared
+ROWS_PER_BAND = 25  # indicators read from one LSH band
 
 
 def _normalise(kind: str, value: str, region: str, field: str) -> norm.Normalised:
@@ -135,28 +138,32 @@ def check(
 
 
 def _similar(session: Session, message: norm.Normalised, view) -> list[dict]:
-    """Listed or disputed templates that share a signature band and are similar enough."""
+    """Listed or disputed templates that share LSH bands and are similar enough.
+
+    The cost of a check is bounded whatever the index holds: each band contributes at most
+    ROWS_PER_BAND indicators (a band of common words can be shared by thousands of templates,
+    and a true near-duplicate shares many bands, so it is found through the others), and only
+    the MAX_CANDIDATES indicators sharing most bands have their stored MinHash compared.
+    """
     bands = message.facts.get("bands") or []
-    if not bands:
+    signature = message.facts.get("signature")
+    if not bands or not signature:
         return []
-    candidates = (
-        select(MessageBand.indicator_id).where(MessageBand.band.in_(bands)).distinct().subquery()
-    )
-    query = (
-        select(Indicator)
-        .join(candidates, candidates.c.indicator_id == Indicator.id)
-        .where(
-            Indicator.kind == "message",
-            Indicator.value != message.value,
-            Indicator.exported.is_(True),
-        )
-    )
-    signature = message.facts["signature"]
-    similar = []
-    for indicator in session.scalars(query):
-        theirs = indicator.facts.get("signature")
+    scores = {}
+    for indicator_id, facts in fast.similar_candidates(
+        session, bands, message.value, ROWS_PER_BAND, MAX_CANDIDATES
+    ):
+        theirs = (facts or {}).get("signature")
         score = norm.similarity(signature, theirs) if theirs else 0.0
         if score >= norm.SIMILARITY_THRESHOLD:
-            similar.append(_match(view(indicator), ["text"], round(score, 4)))
-    similar.sort(key=lambda m: -m["similarity"])
-    return similar[:MAX_SIMILAR]
+            scores[indicator_id] = score
+    best = sorted(scores, key=lambda indicator_id: (-scores[indicator_id], indicator_id))
+    best = best[:MAX_SIMILAR]
+    if not best:
+        return []
+    similar = [
+        _match(view(indicator), ["text"], round(scores[indicator.id], 4))
+        for indicator in session.scalars(select(Indicator).where(Indicator.id.in_(best)))
+    ]
+    similar.sort(key=lambda m: (-m["similarity"], m["value"]))
+    return similar

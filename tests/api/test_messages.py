@@ -151,3 +151,86 @@ def test_parts_that_cannot_be_normalised_are_422(client, keys, body, field, reas
 def test_roles_without_check_permission_are_refused(client, keys, role):
     """Only regulators, law enforcement and operators check messages."""
     assert check(client, keys[role], text="hello").status_code == 403
+
+
+# A listed scam and a reworded variant per script; scripts without spaces use character shingles.
+VARIANTS = [
+    (
+        "คุณได้รับเงินคืนภาษี 5,000 บาท กรุณากดลิงก์ https://th-refund.top/a เพื่อยืนยันตัวตนภายในวันนี้",
+        "คุณได้รับเงินคืนภาษีจำนวน 9,000 บาท กรุณากดลิงก์ https://th-tax.xyz/b เพื่อยืนยันตัวตนภายในวันนี้ค่ะ",
+    ),
+    (
+        "ທ່ານໄດ້ຮັບເງິນລາງວັນ 500000 ກີບ ກະລຸນາກົດລິ້ງ https://lao-lucky.top/a ເພື່ອຮັບລາງວັນພາຍໃນມື້ນີ້",
+        "ທ່ານໄດ້ຮັບເງິນລາງວັນພິເສດ 900000 ກີບ ກະລຸນາກົດລິ້ງ https://lao-win.xyz/b ເພື່ອຮັບລາງວັນພາຍໃນມື້ນີ້",
+    ),
+    (
+        "គណនីធនាគាររបស់អ្នកត្រូវបានផ្អាក សូមចុចតំណ https://aba-verify.top/a ដើម្បីផ្ទៀងផ្ទាត់ថ្ងៃនេះ",
+        "គណនីធនាគាររបស់លោកអ្នកត្រូវបានផ្អាក សូមចុចតំណ https://aba-check.xyz/b ដើម្បីផ្ទៀងផ្ទាត់ថ្ងៃនេះ",
+    ),
+    (
+        "သင်၏ဘဏ်အကောင့်ကို ယာယီပိတ်ထားပါသည် https://kbz-verify.top/a တွင် ယနေ့အတည်ပြုပေးပါ",
+        "သင်၏ဘဏ်အကောင့်ကို ယာယီပိတ်ထားပြီးဖြစ်ပါသည် https://kbz-check.xyz/b တွင် ယနေ့အတည်ပြုပေးပါ",
+    ),
+    (
+        "Tài khoản ngân hàng của quý khách đã bị tạm khóa, vui lòng truy cập "
+        "https://vcb-xacthuc.top/a để xác thực trong hôm nay",
+        "Tài khoản ngân hàng của quý khách đã bị khóa, vui lòng truy cập ngay "
+        "https://vcb-mokhoa.xyz/b để xác thực trong hôm nay",
+    ),
+    (
+        "Akaun bank anda telah disekat sementara, sila layari https://bank-sah.top/a "
+        "untuk pengesahan dalam masa 24 jam",
+        "Akaun bank anda telah disekat, sila layari segera https://bank-semak.xyz/b "
+        "untuk pengesahan dalam masa 48 jam",
+    ),
+]
+
+
+@pytest.mark.parametrize(("listed", "variant"), VARIANTS, ids=["th", "lo", "km", "my", "vi", "ms"])
+def test_a_reworded_variant_in_any_script_warns(client, keys, listed, variant):
+    """Thai, Lao, Khmer, Burmese (no spaces) and spaced scripts: a variant is a near-duplicate."""
+    list_values(client, keys, report(listed))
+    response = check(client, keys["operator"], text=variant)
+    assert response.json["verdict"] == "warn"
+    [similar] = response.json["matches"]
+    assert similar["match"] == "similar_template"
+    assert 0.26 <= similar["similarity"] < 1
+
+
+@pytest.mark.parametrize(("listed", "variant"), VARIANTS, ids=["th", "lo", "km", "my", "vi", "ms"])
+def test_another_message_in_the_same_script_is_allowed(client, keys, listed, variant):
+    """A listed template does not make every text of its script similar."""
+    list_values(client, keys, report(listed))
+    others = dict(zip(("th", "lo", "km", "my", "vi", "ms"), VARIANTS, strict=True))
+    script = next(name for name, pair in others.items() if pair[0] == listed)
+    everyday = {
+        "th": "พรุ่งนี้เราไปกินข้าวที่ร้านเดิมกันไหม แม่บอกว่าจะมารับตอนเย็นหลังเลิกงาน",
+        "lo": "ມື້ອື່ນພວກເຮົາໄປກິນເຂົ້າຮ້ານເກົ່າບໍ່ ແມ່ບອກວ່າຈະມາຮັບຕອນແລງຫຼັງເລີກວຽກ",
+        "km": "ថ្ងៃស្អែកយើងទៅញ៉ាំបាយនៅហាងចាស់ទេ ម្តាយប្រាប់ថានឹងមកយកពេលល្ងាចក្រោយចេញពីការងារ",
+        "my": "မနက်ဖြန် ထမင်းသွားစားကြမလား အမေက ညနေ အလုပ်ဆင်းရင် လာကြိုမယ်တဲ့",
+        "vi": "Mai mình đi ăn ở quán cũ nhé, mẹ bảo chiều tan làm sẽ qua đón con",
+        "ms": "Esok kita makan tengah hari di kedai biasa, mak kata dia datang ambil lepas kerja",
+    }[script]
+    response = check(client, keys["operator"], text=everyday)
+    assert response.json["verdict"] == "allow", response.json
+
+
+def test_another_number_and_48h_for_24h_is_still_a_near_duplicate(client, keys):
+    """The issue's case: a variant with another number, link and deadline warns, not allow."""
+    list_values(
+        client,
+        keys,
+        report(
+            "DBS: your account is suspended. Verify within 24h at https://dbs-verify.xyz/a "
+            "or call 8123 4567 to keep your card"
+        ),
+    )
+    response = check(
+        client,
+        keys["operator"],
+        text="DBS: your account is suspended. Verify within 48h at https://dbs-check.top/b "
+        "or call 9876 5432 to keep your card",
+    )
+    assert response.json["verdict"] == "warn"
+    [similar] = response.json["matches"]
+    assert similar["match"] == "similar_template" and similar["similarity"] >= 0.26

@@ -1,7 +1,7 @@
 """console accounts: people who sign in to the console, and the indexes its pages read
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 A user belongs to one organisation and acts with its role; only an argon2 hash of the password
 is stored. session_generation is raised at sign-out, so an old session cookie stops working.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
