@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from scamshare import normalise as norm
 from scamshare.db import fast
 from scamshare.errors import Invalid
-from scamshare.indicators import lifecycle, rules
+from scamshare.indicators import rules
 from scamshare.models import Indicator
-from scamshare.services import matching
+from scamshare.services import matching, peers
 
 MAX_SIMILAR = 5  # near-duplicates reported, the most similar; the verdict needs only one
 MAX_CANDIDATES = 20  # templates sharing the most LSH bands whose signatures are compared
@@ -112,7 +112,7 @@ def check(
     given_sender = _normalise("sender_id", sender, region, "sender") if sender else None
     given_number = _normalise("phone", number, region, "number") if number else None
     wanted = _wanted(message, given_sender, given_number)
-    policies = lifecycle.peer_policies(session)
+    policies = peers.cached_policies(session)
 
     def view(indicator: Indicator) -> rules.View:
         """The merged view of a matching indicator."""
