@@ -1,8 +1,9 @@
 """Storing a peer's batch: check every contribution as a local value, keep the newer ones, merge.
 
 A peer is trusted to say what its own node saw, never to bypass this node's rules: each value
-is normalised again for its kind and refused, one by one with its reason, unless it is already
-canonical, listable and not protected here. What is kept is stored per origin (a newer origin
+is normalised again for its kind (a message's template fingerprint, a hash, is checked for its
+shape) and refused, one by one with its reason, unless it is already canonical, listable and not
+protected here. What is kept is stored per origin (a newer origin
 version replaces an older one, so retries, duplicates and reordering change nothing) and
 merged into the indicator through the same lifecycle as a local report (sequence, history,
 audit).
@@ -85,6 +86,12 @@ def _refusal(item: dict, peer: Peer) -> tuple[tuple[str, str] | None, dict]:
     if item["origin_node"] != peer.node_id or item["origin_country"] != peer.country:
         # A node never relays another origin's data; accepting it could loop or forge.
         return ("not_sender_origin", f"only {peer.node_id} ({peer.country}) contributions"), {}
+    if item["kind"] == "message":
+        # A template travels as its fingerprint (the text stays with its reporters), a hash
+        # that cannot be normalised again: it is canonical when it has a fingerprint's shape.
+        if not norm.is_fingerprint(item["value"]):
+            return ("not_canonical", "a message is sent as its template fingerprint"), {}
+        return None, {"listable": True}
     try:
         normalised = norm.normalise(item["kind"], item["value"], peer.country)
     except norm.NormalisationError as error:

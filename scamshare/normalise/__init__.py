@@ -6,7 +6,7 @@ Pure functions only: no Flask, no database, nothing else from scamshare.
 from __future__ import annotations
 
 from .errors import NormalisationError
-from .message import message_signature, normalise_message
+from .message import is_fingerprint, message_signature, normalise_message
 from .phone import check_region, normalise_phone, normalise_phone_range, range_bounds, range_covers
 from .result import Normalised
 from .sender_id import normalise_sender_id
@@ -46,6 +46,7 @@ __all__ = [
     "SIMILARITY_THRESHOLD",
     "NormalisationError",
     "Normalised",
+    "is_fingerprint",
     "message_signature",
     "normalise",
     "range_bounds",

@@ -300,6 +300,14 @@ def _prepare(value: str) -> str:
     return defang(text)
 
 
+_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
+
+
+def is_fingerprint(value: str) -> bool:
+    """Whether a value has the shape of a template fingerprint (what a message indicator holds)."""
+    return _FINGERPRINT.fullmatch(value) is not None
+
+
 def normalise_message(value: str, region: str | None = None) -> Normalised:
     """Return a message's template fingerprint with template, signature and extracted indicators."""
     text = _prepare(value)

@@ -264,3 +264,21 @@ def test_a_txt_list_holds_only_values_a_block_origin_lists_unless_warn_is_asked(
     assert txt(include_warn="true") == ["+60123456789", "+6581234567"]
     assert txt(since=cursor) == ["-+60123456789"]
     assert txt(since=cursor, include_warn="true") == ["++60123456789"]
+
+
+def test_a_template_a_peer_lists_blocks_the_same_text_here(nodes):
+    """A message travels as its template fingerprint, which this node takes as canonical."""
+    sg, my = nodes["SG"], nodes["MY"]
+    text = "Akaun Maybank anda disekat. Sahkan segera di https://maybank-sahkan.example.com/login"
+    listed = my.post("/api/v1/reports", report(text, kind="message", verified=True))
+    assert listed.status_code == 200, listed.text
+    result = sync(my)[sg.node_id]
+    assert (result.applied, result.rejected) == (1, 0), result
+    check = sg.post("/api/v1/messages/check", {"text": text}, sg.operator)
+    assert check.status_code == 200, check.text
+    assert check.json()["verdict"] == "block"
+    [match] = [m for m in check.json()["matches"] if m["match"] == "template"]
+    assert match["origins"] == [{"country": "MY", "policy": "block"}]
+    forged = contribution_from(my, 99, kind="message", value="not a fingerprint")
+    response = signed_post(sg, my, encode(batch_of(my, [forged])))
+    assert [entry["reason"] for entry in response.json()["rejected"]] == ["not_canonical"]
