@@ -85,7 +85,7 @@ def count_submission(accepted: int, rejected_reasons: list[str]) -> None:
 
 
 def count_push(peer: str, sent: int, applied: int, ignored: int, rejected: int) -> None:
-    """Count what one push run sent to a peer and what the peer did with it."""
+    """Count what one push or reconciliation run sent to a peer and what the peer did with it."""
     PEER_CONTRIBUTIONS.labels(peer, "sent").inc(sent)
     PEER_CONTRIBUTIONS.labels(peer, "applied").inc(applied)
     PEER_CONTRIBUTIONS.labels(peer, "ignored").inc(ignored)

@@ -238,6 +238,9 @@ class Pusher:
                 report.count(batch, answer)
         except PushFailed as error:
             report.error = str(error)
+        # What a reconciliation resends counts as sent (and applied) like a push's batches: when
+        # it delivers a listing first, the push after it finds the peer already holding it.
+        metrics.count_push(node_id, report.sent, report.applied, report.ignored, report.rejected)
         with db.transaction(self.app) as session:
             audit.record(
                 session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from scamshare.clock import utcnow
@@ -224,6 +225,8 @@ def test_reconciliation_resends_what_a_peer_lost(nodes):
             select(Contribution).where(Contribution.value == "+6591234567")
         ).one()
         session.delete(lost)
+    labels = {"peer": my.node_id, "outcome": "applied"}
+    before = REGISTRY.get_sample_value("scamshare_peer_contributions_total", labels) or 0
     pusher = sg.pusher()
     try:
         report_ = pusher.reconcile_peer(my.node_id)
@@ -231,6 +234,8 @@ def test_reconciliation_resends_what_a_peer_lost(nodes):
         pusher.client.close()
     assert report_.error is None
     assert report_.applied == 1
+    # /metrics counts what a reconciliation resent, as it counts a push's batches.
+    assert REGISTRY.get_sample_value("scamshare_peer_contributions_total", labels) == before + 1
     assert set(contributions(my, sg.node_id)) == {
         ("phone", "+6581234567"),
         ("phone", "+6591234567"),
