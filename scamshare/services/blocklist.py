@@ -12,8 +12,9 @@ A full list joins the lines the lifecycle stored with each listing (indicators/r
 page at a time inside the database: a million rows fetched into Python would cost several times
 the database's own dump. A delta is small and rendered by the same writer as it is read.
 
-It stays one module (about 360 lines) because the filters, the snapshot and the delta must
-agree on what a download holds; splitting them would put that agreement in two places.
+It stays one module (about 460 lines, the txt rules and STIX pages included) because the
+filters, the snapshot and the delta must agree on what a download holds; splitting them would
+put that agreement in two places.
 """
 
 from __future__ import annotations

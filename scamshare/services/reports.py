@@ -1,4 +1,8 @@
-"""Submitting reports: validate, normalise, aggregate into indicators, settle their state."""
+"""Submitting reports: validate, normalise, aggregate into indicators, settle their state.
+
+About 350 lines: the rows a batch writes (reports, corroboration, bands) are built from one
+aggregate of the batch, kept here with it; the checks live in report_checks.py.
+"""
 
 from __future__ import annotations
 
