@@ -138,6 +138,7 @@ def serve(url: str, data_dir: str):
 
     from scamshare.app import create_app
     from scamshare.db import transaction
+    from scamshare.errors import NotFound
     from scamshare.services import accounts, audit
     from scamshare.services import organisations as orgs
 
@@ -145,13 +146,13 @@ def serve(url: str, data_dir: str):
     with transaction(app) as session:
         try:
             regulator = orgs.find_organisation(session, "Bench regulator")
-        except Exception:
+        except NotFound:
             regulator = orgs.create_organisation(
                 session, audit.NODE, name="Bench regulator", role="regulator", country="SG"
             )
         try:
             accounts.find_user(session, "bench")
-        except Exception:
+        except NotFound:
             accounts.create_user(session, audit.NODE, regulator, "bench", PASSWORD)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -1,5 +1,8 @@
 """Benchmark operator distribution: blocklist downloads, deltas and lookups on 1,000,000 indicators.
 
+One script (about 600 lines) because each engine's run loads, serves and measures the same
+way, and the baselines it compares with (the database's own dump, bare Flask) sit beside it.
+
     python bench/distribution.py [--rows 1000000] [--seconds 10] [--only sqlite|postgresql]
 
 On SQLite, and on PostgreSQL too when SCAMSHARE_BENCH_POSTGRES_URL names a server database it may

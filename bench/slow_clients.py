@@ -1,5 +1,8 @@
 """Benchmark `scamshare serve` against idle, slow and stalled clients while a probe looks values up.
 
+About 470 lines: each kind of hostile client, the probe and the baseline run against the same
+served node, so they stay in one script.
+
     python bench/slow_clients.py [--listings 100000] [--hold 30] [--no-baseline]
                                  [--serve-args "--bulk-threads 0"]
 

@@ -1,4 +1,7 @@
-"""`scamshare import`: files of reports in batches, through the command a user types."""
+"""`scamshare import`: files of reports in batches, through the command a user types.
+
+Longer than most test modules: each file format, the rejects file and its re-import.
+"""
 
 from __future__ import annotations
 

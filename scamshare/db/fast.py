@@ -1,5 +1,7 @@
 """The one place below SQLAlchemy Core: a lookup read and a bulk write, straight to the driver.
 
+About 370 lines: every driver-level path is here on purpose, so that no other module holds one.
+
 What each buys, in docs/benchmarks.md:
 - `single_read` and `fetch_indicators`, the lookup figure ("Distribution": lookups against a
   bare Flask app reading the same row; `bench/compare.py`'s lookup ratio). Lookups are the

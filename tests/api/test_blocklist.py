@@ -1,4 +1,7 @@
-"""Downloading the blocklist: formats, filters, cursors and deltas, caching, gzip and audit."""
+"""Downloading the blocklist: formats, filters, cursors and deltas, caching, gzip and audit.
+
+Longer than most test modules: every format, filter and cursor rule of one endpoint.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from scamshare.db import transaction
+from scamshare.errors import NotFound
 from scamshare.federation import identity
 from scamshare.services import accounts, audit
 from scamshare.services import organisations as orgs
@@ -20,7 +21,7 @@ def make_account(app, role: str, username: str | None = None, country: str = "SG
         name = f"Console {role} {country}"
         try:
             org = orgs.find_organisation(session, name)
-        except Exception:
+        except NotFound:
             org = orgs.create_organisation(
                 session, audit.NODE, name=name, role=role, country=country
             )
